@@ -1,0 +1,71 @@
+"""The `dgdr` command line.
+
+Each subcommand lives in its own module with a `register(subparsers)` function
+that adds its parser and sets `func(args) -> int`. Exit codes: 0 success,
+1 invalid input (any DgdrError), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from dgdr_kernel.errors import DgdrError
+
+__all__ = ["main"]
+
+SUBCOMMAND_MODULES = ("validate", "hw", "models", "profile", "report", "batch")
+
+EXIT_OK = 0
+EXIT_INVALID_INPUT = 1
+EXIT_USAGE = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dgdr",
+        description=(
+            "Capacity planning for LLM serving on NVIDIA Dynamo: validate a "
+            "DynamoGraphDeploymentRequest (DGDR), sweep serving configurations, "
+            "pick one and write the DynamoGraphDeployment (DGD)."
+        ),
+    )
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="how much the tool logs to standard error (default: WARNING)",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for name in SUBCOMMAND_MODULES:
+        module = importlib.import_module(f"dgdr_kernel.cli.{name}")
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors and 0 on --help
+        return int(exc.code or 0)
+
+    logging.basicConfig(
+        level=getattr(logging, args.log_level),
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(args.func(args) or 0)
+    except DgdrError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID_INPUT
+    except BrokenPipeError:  # output piped into `head` and the like
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
