@@ -1,0 +1,419 @@
+"""Picking: filter the candidate table by fit, budget and SLA, then rank by the picking mode.
+
+- `default`: maximise cluster throughput per GPU over the whole budget,
+  `tokens/s/gpu * floor(B/G) * G / B`, with `floor(B/G)` replicas.
+- `load_match`: the fewest GPUs that serve `workload.requestRate` or
+  `.concurrency`, capped at `totalGpus` (then the share of load served is
+  reported and the rows are ranked by cluster throughput).
+- `autoscale`: the best prefill engine and the best decode engine, one worker
+  each; the planner scales them at run time (disagg only).
+
+When no row meets the SLA the closest rows are returned instead, ranked by
+how far they miss, with `sla_met = False`, a warning and per-pick notes.
+Every row that is not eligible gets a `reject_reason`: `does not fit`,
+`non-finite prediction`, `over budget`, `misses TTFT`, `misses ITL`,
+`misses e2e latency`, or `not disaggregated (autoscale)`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from dgdr_kernel.rate_matching import DECODE_DEGRADATION, PREFILL_DEGRADATION
+from dgdr_kernel.replicas import cluster_tokens_per_s_per_gpu, default_replicas, load_match_replicas
+from dgdr_kernel.request import PickingMode
+from dgdr_kernel.selection import EngineLayout, Pick, Selection
+from dgdr_kernel.sla_check import sla_miss_ratio, sla_reject_reasons
+from dgdr_kernel.sweep import CANDIDATE_COLUMNS, disagg_ttft_ms
+
+__all__ = ["LAYOUT_KEY", "pick"]
+
+logger = logging.getLogger(__name__)
+
+_ROLE_COLUMNS = ("tp", "pp", "dp", "moe_tp", "moe_ep", "workers")
+
+# Rows with the same values here share a layout; top-N keeps the best of each.
+LAYOUT_KEY = ["mode", "backend", *(f"p_{c}" for c in _ROLE_COLUMNS), *(f"d_{c}" for c in _ROLE_COLUMNS)]
+
+_METRICS = ["ttft_ms", "itl_ms", "request_latency_ms", "tokens_per_s_per_user", "tokens_per_s_per_gpu", "requests_per_s"]
+
+
+def pick(request, candidates: pd.DataFrame, top_n: int = 5) -> Selection:
+    """Pick the serving configuration for `request` from the candidate table.
+
+    Returns a `Selection` whose `candidates` is a copy of the table with
+    `replicas`, `total_gpus`, `tokens_per_s_per_gpu_cluster`, `meets_sla` and
+    `reject_reason` filled in. An empty or all-NaN table raises nothing:
+    `chosen` is None and a warning gives the rejected counts.
+    """
+    # A hand-made or empty table may lack columns; they read as missing values.
+    missing = [column for column in CANDIDATE_COLUMNS if column not in candidates.columns]
+    table = candidates.reindex(columns=[*candidates.columns, *missing]).reset_index(drop=True)
+    warnings: list[str] = []
+    usable = _mark_unusable(table, request.total_gpus)
+
+    sla_reasons = sla_reject_reasons(table, request.sla, request.osl)
+    table["meets_sla"] = usable & (sla_reasons == "")
+    table["sla_miss"] = sla_miss_ratio(table, request.sla)
+
+    naive = table["provenance"].eq("naive").to_numpy()
+    if naive.any() and not (usable & ~naive).any():
+        return _pick_naive(request, table, warnings)
+
+    if request.picking_mode == PickingMode.AUTOSCALE:
+        ranked, sla_met = _rank_autoscale(request, table, usable, sla_reasons, warnings)
+    elif request.picking_mode == PickingMode.LOAD_MATCH:
+        ranked, sla_met = _rank_load_match(request, table, usable, sla_reasons, warnings)
+    else:
+        ranked, sla_met = _rank_default(request, table, usable, sla_reasons)
+
+    table = table.drop(columns="sla_miss")
+    if ranked.empty:
+        counts = table["reject_reason"].value_counts().to_dict()
+        message = f"no feasible configuration: every candidate was rejected ({_format_counts(counts)})"
+        if set(counts) == {"does not fit"}:
+            message += (
+                f". {request.arch.model_id} does not fit in the memory of {request.total_gpus} x {request.gpu.sku}; "
+                "raise hardware.totalGpus or use a quantized checkpoint"
+            )
+        warnings.append(message)
+        return Selection(request.picking_mode.value, None, [], table, False, warnings)
+
+    top_rows = ranked.drop_duplicates(subset=LAYOUT_KEY).head(top_n)
+    top = [_build_pick(request, row, sla_met) for _, row in top_rows.iterrows()]
+    if not sla_met:
+        warnings.append(_sla_fallback_warning(request, top[0]))
+
+    chosen = top[0]
+    return Selection(
+        picking_mode=request.picking_mode.value,
+        chosen=chosen,
+        top=top,
+        candidates=table,
+        sla_met=sla_met,
+        warnings=warnings,
+        resolved_backend=chosen.backend,
+    )
+
+
+def _mark_unusable(table: pd.DataFrame, total_gpus: int) -> np.ndarray:
+    """Fill `reject_reason` for rows that cannot run at all; return the mask of the others.
+
+    Non-finite predictions are dropped here, before any ranking, so no NaN
+    reaches a sort or a group-by.
+    """
+    fits = table["fits"].fillna(False).to_numpy(dtype=bool)
+    finite = np.isfinite(table[_METRICS].to_numpy(dtype=float)).all(axis=1)
+    over_budget = table["gpus_per_unit"].to_numpy(dtype=float) > total_gpus
+
+    reasons = np.full(len(table), "", dtype=object)
+    reasons[~fits] = "does not fit"
+    reasons[fits & ~finite] = "non-finite prediction"
+    reasons[fits & finite & over_budget] = "over budget"
+    table["reject_reason"] = reasons
+    return reasons == ""
+
+
+def _sla_pool(table: pd.DataFrame, usable: np.ndarray, sla_reasons: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Return the rows to rank and whether they meet the SLA; label the SLA misses."""
+    meets = usable & (sla_reasons == "")
+    misses = usable & ~meets
+    table.loc[misses, "reject_reason"] = sla_reasons[misses]
+    if meets.any():
+        return meets, True
+    return usable, False
+
+
+def _rank_default(request, table, usable, sla_reasons) -> tuple[pd.DataFrame, bool]:
+    budget = request.total_gpus
+    gpus = table["gpus_per_unit"].to_numpy(dtype=float)
+    gpus = np.where(np.isfinite(gpus), gpus, budget + 1).astype(np.int64)
+    table["replicas"] = default_replicas(gpus, budget)
+    table["total_gpus"] = table["replicas"] * table["gpus_per_unit"]
+    table["tokens_per_s_per_gpu_cluster"] = cluster_tokens_per_s_per_gpu(
+        table["tokens_per_s_per_gpu"].to_numpy(dtype=float), gpus, budget
+    )
+
+    pool, sla_met = _sla_pool(table, usable, sla_reasons)
+    ranked = table[pool]
+    secondary, secondary_ascending = (
+        ("request_latency_ms", True) if request.sla.is_e2e else ("tokens_per_s_per_user", False)
+    )
+    if sla_met:
+        order = ["tokens_per_s_per_gpu_cluster", secondary]
+        ascending = [False, secondary_ascending]
+    else:
+        order = ["sla_miss", "tokens_per_s_per_gpu_cluster"]
+        ascending = [True, False]
+    return ranked.sort_values(order, ascending=ascending, kind="stable"), sla_met
+
+
+def _rank_load_match(request, table, usable, sla_reasons, warnings) -> tuple[pd.DataFrame, bool]:
+    budget = request.total_gpus
+    gpus = table["gpus_per_unit"].to_numpy(dtype=float)
+    gpus = np.where(np.isfinite(gpus), gpus, budget + 1).astype(np.int64)
+    needed, capped, served_pct = load_match_replicas(
+        requests_per_s=table["requests_per_s"].to_numpy(dtype=float),
+        concurrency=table["concurrency"].to_numpy(dtype=float),
+        gpus_per_unit=gpus,
+        total_gpus=budget,
+        target_request_rate=request.request_rate,
+        target_concurrency=request.concurrency,
+    )
+    table["gpus_needed"] = needed * gpus
+
+    pool, sla_met = _sla_pool(table, usable, sla_reasons)
+    within = pool & (needed * gpus <= budget)
+    if within.any():
+        table.loc[pool & ~within, "reject_reason"] = "over budget"
+        table["replicas"] = needed
+        table["load_served_pct"] = 100.0
+        table["tokens_per_s_per_gpu_cluster"] = table["tokens_per_s_per_gpu"]
+        order, ascending = ["gpus_needed", "tokens_per_s_per_gpu"], [True, False]
+        if not sla_met:
+            order, ascending = ["sla_miss", *order], [True, *ascending]
+        pool = within
+    else:
+        # No configuration serves the whole load within the budget: deploy as
+        # many units as fit and rank by how much of the load they serve.
+        table["replicas"] = capped
+        table["load_served_pct"] = served_pct
+        table["tokens_per_s_per_gpu_cluster"] = cluster_tokens_per_s_per_gpu(
+            table["tokens_per_s_per_gpu"].to_numpy(dtype=float), gpus, budget
+        )
+        order, ascending = ["tokens_per_s_per_gpu_cluster"], [False]
+        if not sla_met:
+            order, ascending = ["sla_miss", *order], [True, *ascending]
+        if pool.any():
+            best = table[pool].sort_values(order, ascending=ascending).iloc[0]
+            target = _format_load(request)
+            warnings.append(
+                f"no configuration serves {target} within {budget} GPUs (hardware.totalGpus). "
+                f"The pick needs {int(best['gpus_needed'])} GPUs for the full load and serves "
+                f"{best['load_served_pct']:.0f}% of it. Raise totalGpus or lower the load."
+            )
+
+    table["total_gpus"] = table["replicas"] * table["gpus_per_unit"]
+    ranked = table[pool].sort_values(order, ascending=ascending, kind="stable")
+    return ranked.drop(columns="gpus_needed"), sla_met
+
+
+def _rank_autoscale(request, table, usable, sla_reasons, warnings) -> tuple[pd.DataFrame, bool]:
+    """Rank 1P1D units built from the best prefill and decode engines, as a planner will scale them."""
+    disagg = usable & table["mode"].eq("disagg").to_numpy()
+    if not disagg.any():
+        warnings.append(
+            "autoscale needs a disaggregated configuration and none is feasible "
+            f"(hardware.totalGpus is {request.total_gpus}); picking the best aggregated one instead"
+        )
+        return _rank_default(request, table, usable, sla_reasons)
+
+    units = _one_prefill_one_decode_units(request, table[disagg])
+    units = units[units["gpus_per_unit"] <= request.total_gpus].reset_index(drop=True)
+    unit_reasons = sla_reject_reasons(units, request.sla, request.osl)
+    units["sla_miss"] = sla_miss_ratio(units, request.sla)
+    units["meets_sla"] = unit_reasons == ""
+    units["replicas"] = 1
+    units["total_gpus"] = units["gpus_per_unit"]
+    units["tokens_per_s_per_gpu_cluster"] = units["tokens_per_s_per_gpu"]
+
+    # The table's own rows are labelled as in default mode.
+    table.loc[usable, "reject_reason"] = np.where(sla_reasons[usable] == "", "", sla_reasons[usable])
+    table.loc[usable & ~disagg, "reject_reason"] = "not disaggregated (autoscale)"
+    table["replicas"] = np.where(disagg, 1, 0)
+    table["total_gpus"] = table["replicas"] * table["gpus_per_unit"]
+
+    sla_met = bool(units["meets_sla"].any())
+    if sla_met:
+        ranked = units[units["meets_sla"]].sort_values("tokens_per_s_per_gpu", ascending=False, kind="stable")
+    else:
+        ranked = units.sort_values(["sla_miss", "tokens_per_s_per_gpu"], ascending=[True, False], kind="stable")
+    return ranked, sla_met
+
+
+def _one_prefill_one_decode_units(request, disagg: pd.DataFrame) -> pd.DataFrame:
+    """Cross every distinct prefill engine with every distinct decode engine of one backend, x = y = 1."""
+    p_columns = [f"p_{c}" for c in ("tp", "pp", "dp", "moe_tp", "moe_ep", "gpus_per_worker")]
+    d_columns = [f"d_{c}" for c in ("tp", "pp", "dp", "moe_tp", "moe_ep", "gpus_per_worker", "batch")]
+    prefill = disagg.drop_duplicates(subset=["backend", *p_columns])[
+        ["backend", *p_columns, "prefill_ttft_ms", "prefill_requests_per_s_per_worker", "kv_transfer_ms", "provenance"]
+    ]
+    decode = disagg.drop_duplicates(subset=["backend", *d_columns])[
+        ["backend", "parallel", *d_columns, "itl_ms", "decode_requests_per_s_per_worker",
+         "kv_capacity_tokens", "weights_gib_per_gpu", "kv_cache_gib_per_gpu", "reserve_gib_per_gpu"]
+    ]  # fmt: skip
+    units = prefill.merge(decode, on="backend")
+    if units.empty:
+        return units.assign(**{name: pd.Series(dtype=float) for name in (*_METRICS, "gpus_per_unit", "concurrency")})
+    if (units["backend"] == "sglang").any():
+        # SGLang's disagg frontend without wide EP needs the same TP on both roles.
+        units = units[(units["backend"] != "sglang") | (units["p_tp"] == units["d_tp"])]
+
+    units = units.reset_index(drop=True)
+    units["mode"] = "disagg"
+    units["p_workers"] = 1
+    units["d_workers"] = 1
+    units["p_batch"] = 1
+    units["fits"] = True
+    units["gpus_per_unit"] = units["p_gpus_per_worker"] + units["d_gpus_per_worker"]
+    units["requests_per_s"] = np.minimum(
+        PREFILL_DEGRADATION * units["prefill_requests_per_s_per_worker"],
+        DECODE_DEGRADATION * units["decode_requests_per_s_per_worker"],
+    )
+    units["prefill_queue_ms"], units["ttft_ms"] = disagg_ttft_ms(
+        prefill_ms=units["prefill_ttft_ms"].to_numpy(dtype=float),
+        prefill_slots=units["p_dp"].to_numpy(),
+        requests_per_s=units["requests_per_s"].to_numpy(dtype=float),
+        transfer_ms=units["kv_transfer_ms"].to_numpy(dtype=float),
+    )
+    units["request_latency_ms"] = units["ttft_ms"] + units["itl_ms"] * (request.osl - 1)
+    units["tokens_per_s_per_user"] = 1000.0 / units["itl_ms"]
+    units["tokens_per_s_per_gpu"] = units["requests_per_s"] * request.osl / units["gpus_per_unit"]
+    units["concurrency"] = units["d_batch"].astype(float)
+    return units
+
+
+def _build_pick(request, row: pd.Series, sla_met: bool) -> Pick:
+    replicas = int(row["replicas"])
+    meets = bool(row["meets_sla"])
+    notes = () if meets else _miss_notes(request, row)
+
+    if row["mode"] == "agg":
+        agg = _engine(row, "d", workers=replicas, max_batch=int(row["d_batch"]), max_tokens=request.isl + int(row["d_batch"]))
+        prefill = decode = None
+    else:
+        agg = None
+        prefill = _engine(row, "p", workers=replicas * int(row["p_workers"]), max_batch=1, max_tokens=request.isl)
+        decode = _engine(
+            row, "d", workers=replicas * int(row["d_workers"]), max_batch=int(row["d_batch"]),
+            max_tokens=int(row["d_batch"]),
+        )  # fmt: skip
+
+    load_served = row.get("load_served_pct", 100.0)
+    return Pick(
+        mode=row["mode"],
+        backend=row["backend"],
+        agg=agg,
+        prefill=prefill,
+        decode=decode,
+        total_gpus=replicas * int(row["gpus_per_unit"]),
+        ttft_ms=float(row["ttft_ms"]),
+        itl_ms=float(row["itl_ms"]),
+        request_latency_ms=float(row["request_latency_ms"]),
+        tokens_per_s_per_user=float(row["tokens_per_s_per_user"]),
+        tokens_per_s_per_gpu=float(row["tokens_per_s_per_gpu"]),
+        requests_per_s=replicas * float(row["requests_per_s"]),
+        concurrency=replicas * float(row["concurrency"]),
+        meets_sla=meets,
+        provenance=str(row["provenance"]),
+        load_served_pct=float(load_served) if pd.notna(load_served) else 100.0,
+        kv_capacity_tokens=_int_or_zero(row.get("kv_capacity_tokens")),
+        weights_gib_per_gpu=_float_or_zero(row.get("weights_gib_per_gpu")),
+        kv_cache_gib_per_gpu=_float_or_zero(row.get("kv_cache_gib_per_gpu")),
+        reserve_gib_per_gpu=_float_or_zero(row.get("reserve_gib_per_gpu")),
+        notes=notes,
+    )
+
+
+def _engine(row: pd.Series, prefix: str, *, workers: int, max_batch: int, max_tokens: int) -> EngineLayout:
+    # NOTE: max_num_tokens of an agg worker is one full prompt plus one decode
+    # token per sequence; engines default to their own chunk size otherwise.
+    return EngineLayout(
+        tp=int(row[f"{prefix}_tp"]),
+        pp=int(row[f"{prefix}_pp"]),
+        dp=int(row[f"{prefix}_dp"]),
+        moe_tp=int(row[f"{prefix}_moe_tp"]),
+        moe_ep=int(row[f"{prefix}_moe_ep"]),
+        workers=workers,
+        max_batch_size=max_batch,
+        max_num_tokens=max_tokens,
+    )
+
+
+def _miss_notes(request, row: pd.Series) -> tuple[str, ...]:
+    """Say by how much a row misses each target and which targets it would meet (means)."""
+    sla = request.sla
+    notes = []
+    if sla.is_e2e:
+        latency = float(row["request_latency_ms"])
+        if latency > sla.e2e_latency_ms:
+            notes.append(
+                f"misses e2e latency by {latency - sla.e2e_latency_ms:.0f} ms "
+                f"({latency / sla.e2e_latency_ms - 1:+.0%} of {sla.e2e_latency_ms:g} ms)"
+            )
+        notes.append(f"would meet e2eLatency >= {latency:.0f} ms (on means)")
+        return tuple(notes)
+
+    for name, target, value in (("TTFT", sla.ttft_ms, row["ttft_ms"]), ("ITL", sla.itl_ms, row["itl_ms"])):
+        if target is not None and value > target:
+            notes.append(f"misses {name} by {value - target:.1f} ms ({value / target - 1:+.0%} of {target:g} ms)")
+    notes.append(f"would meet TTFT >= {row['ttft_ms']:.0f} ms and ITL >= {row['itl_ms']:.1f} ms (on means)")
+    return tuple(notes)
+
+
+def _sla_fallback_warning(request, best: Pick) -> str:
+    """Warn that no row meets the SLA and raise the targets to what the pick achieves."""
+    sla = request.sla
+    if sla.is_e2e:
+        raised = f"e2eLatency raised from {sla.e2e_latency_ms:g} ms to the achieved {best.request_latency_ms:.0f} ms"
+    else:
+        parts = []
+        if sla.ttft_ms is not None and best.ttft_ms > sla.ttft_ms:
+            parts.append(f"TTFT raised from {sla.ttft_ms:g} ms to the achieved {best.ttft_ms:.0f} ms")
+        if sla.itl_ms is not None and best.itl_ms > sla.itl_ms:
+            parts.append(f"ITL raised from {sla.itl_ms:g} ms to the achieved {best.itl_ms:.1f} ms")
+        raised = "; ".join(parts)
+    return (
+        "no configuration meets the SLA (checked on predicted means); "
+        f"returning the closest ones, ranked by how far they miss: {raised}"
+    )
+
+
+def _pick_naive(request, table: pd.DataFrame, warnings: list[str]) -> Selection:
+    """Return the naive fallback pick: memory-sized agg workers filling the budget, metrics unknown."""
+    naive = table[table["provenance"].eq("naive")]
+    row = naive.iloc[0].copy()
+    replicas = max(1, request.total_gpus // int(row["gpus_per_unit"]))
+    row["replicas"] = replicas
+    row["meets_sla"] = False
+    table["replicas"] = replicas
+    table["total_gpus"] = replicas * table["gpus_per_unit"]
+    table["reject_reason"] = np.where(table["fits"], "", "does not fit")
+    table = table.drop(columns="sla_miss")
+
+    chosen = _build_pick(request, row, sla_met=False)
+    chosen = _replace_notes(chosen, ("naive fallback: sized by memory only, no latency or throughput predicted",))
+    if not bool(row["fits"]):
+        warnings.append(
+            f"{request.arch.model_id} does not fit in {chosen.agg.gpus_per_worker} GPUs even by the naive rule; "
+            "raise hardware.totalGpus or use a smaller model"
+        )
+    warnings.append("the SLA cannot be checked: the naive fallback predicts no latency")
+    return Selection(request.picking_mode.value, chosen, [chosen], table, False, warnings, chosen.backend)
+
+
+def _replace_notes(pick_: Pick, notes: tuple[str, ...]) -> Pick:
+    from dataclasses import replace
+
+    return replace(pick_, notes=notes)
+
+
+def _format_load(request) -> str:
+    if request.request_rate is not None:
+        return f"{request.request_rate:g} requests/s (workload.requestRate)"
+    return f"{request.concurrency:g} concurrent requests (workload.concurrency)"
+
+
+def _format_counts(counts: dict) -> str:
+    return ", ".join(f"{reason or 'eligible'}: {count}" for reason, count in counts.items())
+
+
+def _int_or_zero(value) -> int:
+    return int(value) if value is not None and pd.notna(value) else 0
+
+
+def _float_or_zero(value) -> float:
+    return float(value) if value is not None and pd.notna(value) else 0.0
