@@ -117,7 +117,9 @@ def build_resolved_request(dgdr: "LoadedDgdr", **hardware_options) -> ResolvedRe
 
     hardware = resolve_hardware(spec.hardware, **hardware_options)
     picking_mode = determine_picking_mode(spec)
-    warnings = list(dgdr.warnings)
+    # Hardware notes (a total assumed from one node, the 32-GPU cap on a
+    # discovered total) change the plan, so the user sees them with the pick.
+    warnings = list(dgdr.warnings) + list(hardware.notes)
 
     request_rate = spec.workload.request_rate
     concurrency = spec.workload.concurrency
