@@ -1,0 +1,146 @@
+"""Write the output bundle of a profiling run, atomically.
+
+Files are written into a temporary folder next to the destination and the
+folder is renamed into place, so a reader never sees half a bundle. An
+existing bundle of a successful run is replaced only with `force=True`.
+A failed run writes only `profiler_status.yaml`, and only into a new or
+empty folder (or one containing nothing but an earlier status file), so it never
+touches a previous good bundle.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import yaml
+
+from dgdr_kernel.errors import BundleError
+from dgdr_kernel.planner import DECODE_NPZ, PREFILL_NPZ, write_planner_curves
+from dgdr_kernel.status import build_profiler_status
+
+if TYPE_CHECKING:
+    from dgdr_kernel.pipeline import ProfileResult
+
+__all__ = ["BUNDLE_FILES", "write_bundle", "write_failed_status"]
+
+logger = logging.getLogger(__name__)
+
+FINAL_CONFIG = "final_config.yaml"
+PROFILER_STATUS = "profiler_status.yaml"
+DGDR_STATUS = "dgdr_status.yaml"
+CANDIDATES = "candidates.csv"
+PARETO = "pareto.csv"
+BUNDLE_FILES = (FINAL_CONFIG, PROFILER_STATUS, DGDR_STATUS, CANDIDATES, PARETO, PREFILL_NPZ, DECODE_NPZ)
+
+
+class _Dumper(yaml.SafeDumper):
+    """Safe YAML with block-style multi-line strings (ConfigMap JSON stays readable)."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str):
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _represent_str)
+
+
+def dump_yaml(document, *, all_documents: bool = False) -> str:
+    """Return YAML in the bundle's style: keys in insertion order, block strings."""
+    if all_documents:
+        return yaml.dump_all(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+    return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+
+
+def _is_replaceable_without_force(out: Path) -> bool:
+    entries = [entry.name for entry in out.iterdir()]
+    return entries == [] or entries == [PROFILER_STATUS]
+
+
+def _write_files(result: "ProfileResult", folder: Path) -> None:
+    outputs = {"final_config": FINAL_CONFIG, "dgdr_status": DGDR_STATUS, "candidates": CANDIDATES, "pareto": PARETO}
+    (folder / FINAL_CONFIG).write_text(dump_yaml(result.rendered.documents, all_documents=True))
+    (folder / DGDR_STATUS).write_text(dump_yaml(result.dgdr_status))
+    result.selection.candidates.to_csv(folder / CANDIDATES, index=False)
+    result.pareto.to_csv(folder / PARETO, index=False)
+    if result.curves is not None:
+        write_planner_curves(result.curves, folder)
+        outputs["prefill_interpolation"] = PREFILL_NPZ
+        outputs["decode_interpolation"] = DECODE_NPZ
+
+    status = build_profiler_status(
+        "success",
+        phase="Done",
+        message=f"profiling completed; DynamoGraphDeployment {result.rendered.dgd_name} written to {FINAL_CONFIG}",
+        outputs=outputs,
+    )
+    (folder / PROFILER_STATUS).write_text(dump_yaml(status))
+
+
+def write_bundle(result: "ProfileResult", out_dir: str | os.PathLike, *, force: bool = False) -> Path:
+    """Write the bundle of `result` to `out_dir` and return its path.
+
+    Raises BundleError when `out_dir` contains other files and `force` is False,
+    or when the files cannot be written; the destination is then unchanged.
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise BundleError(f"output path {out} exists and is not a folder; choose another -o")
+    if out.is_dir() and not force and not _is_replaceable_without_force(out):
+        raise BundleError(f"output folder {out} is not empty (it may contain an earlier bundle); pass --force to replace it or choose another -o")
+
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(staging, 0o777 & ~umask)  # mkdtemp makes it private; a bundle is not
+    except OSError as exc:
+        raise BundleError(f"cannot create the output folder next to {out}: {exc}") from exc
+
+    try:
+        _write_files(result, staging)
+        if out.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+            os.rename(out, retired / out.name)
+            os.rename(staging, out)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.rename(staging, out)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise BundleError(f"cannot write the bundle to {out}: {exc}") from exc
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    logger.info("bundle written to %s", out)
+    return out
+
+
+def write_failed_status(out_dir: str | os.PathLike, *, phase: str, error: BaseException | str) -> Path | None:
+    """Write a failed profiler_status.yaml into `out_dir`; return its path, or None when skipped.
+
+    Skipped (with a log line) when `out_dir` already contains other files, so a
+    previous bundle stays untouched.
+    """
+    out = Path(out_dir)
+    if out.exists() and (not out.is_dir() or not _is_replaceable_without_force(out)):
+        logger.warning("profiler_status.yaml not written because %s already contains other files; they are left untouched", out)
+        return None
+
+    status = build_profiler_status("failed", phase=phase, message=f"profiling failed during {phase}", error=str(error))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{PROFILER_STATUS}.", dir=out)
+        with os.fdopen(handle, "w") as stream:
+            stream.write(dump_yaml(status))
+        os.replace(temporary, out / PROFILER_STATUS)
+    except OSError as exc:
+        logger.error("cannot write %s in %s: %s", PROFILER_STATUS, out, exc)
+        return None
+    return out / PROFILER_STATUS

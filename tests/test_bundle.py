@@ -1,0 +1,111 @@
+"""Bundle writing: complete, atomic, and never over an earlier good bundle unless forced."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from dgdr_kernel.bundle import BUNDLE_FILES, write_bundle, write_failed_status
+from dgdr_kernel.errors import BundleError
+from dgdr_kernel.pipeline import profile
+from dgdr_kernel.spec import load_dgdr
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture(scope="module")
+def result():
+    return profile(load_dgdr(EXAMPLES / "qwen3-32b-h200.yaml"), progress=lambda phase, message: None)
+
+
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_bundle_has_every_file(result, tmp_path):
+    out = write_bundle(result, tmp_path / "run")
+    for name in BUNDLE_FILES:
+        assert (out / name).is_file(), name
+    status = yaml.safe_load((out / "profiler_status.yaml").read_text())
+    assert status["status"] == "success"
+    assert status["phase"] == "Done"
+    assert status["error"] is None
+    for relative in status["outputs"].values():
+        assert (out / relative).is_file()
+
+
+def test_final_config_puts_dgd_last(result, tmp_path):
+    out = write_bundle(result, tmp_path / "run")
+    documents = list(yaml.safe_load_all((out / "final_config.yaml").read_text()))
+    assert documents[-1]["kind"] == "DynamoGraphDeployment"
+    assert documents[-1] == result.rendered.dgd
+
+
+def test_no_staging_folder_left_behind(result, tmp_path):
+    write_bundle(result, tmp_path / "run")
+    assert [p.name for p in tmp_path.iterdir()] == ["run"]
+
+
+def test_existing_bundle_needs_force(result, tmp_path):
+    out = write_bundle(result, tmp_path / "run")
+    (out / "note.txt").write_text("mine")
+    before = _snapshot(out)
+    with pytest.raises(BundleError, match="pass --force"):
+        write_bundle(result, out)
+    assert _snapshot(out) == before
+
+    write_bundle(result, out, force=True)
+    assert not (out / "note.txt").exists()
+    assert (out / "final_config.yaml").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_failed_write_leaves_destination_untouched(result, tmp_path, monkeypatch):
+    out = write_bundle(result, tmp_path / "run")
+    before = _snapshot(out)
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(result.pareto, "to_csv", fail)
+    with pytest.raises(BundleError, match="disk full"):
+        write_bundle(result, out, force=True)
+    assert _snapshot(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_output_path_that_is_a_file_is_rejected(result, tmp_path):
+    target = tmp_path / "file"
+    target.write_text("x")
+    with pytest.raises(BundleError, match="is not a folder"):
+        write_bundle(result, target)
+
+
+def test_failed_status_in_new_folder(tmp_path):
+    path = write_failed_status(tmp_path / "new", phase="Initializing", error="model not found")
+    status = yaml.safe_load(path.read_text())
+    assert status["status"] == "failed"
+    assert status["phase"] == "Initializing"
+    assert status["error"] == "model not found"
+    assert status["timestamp"].endswith("Z")
+    assert [p.name for p in (tmp_path / "new").iterdir()] == ["profiler_status.yaml"]
+
+
+def test_failed_status_never_touches_a_good_bundle(result, tmp_path):
+    out = write_bundle(result, tmp_path / "run")
+    before = _snapshot(out)
+    assert write_failed_status(out, phase="GeneratingDGD", error="bad override") is None
+    assert _snapshot(out) == before
+
+
+def test_good_bundle_replaces_a_failed_status_without_force(result, tmp_path):
+    write_failed_status(tmp_path / "run", phase="Initializing", error="x")
+    out = write_bundle(result, tmp_path / "run")
+    assert yaml.safe_load((out / "profiler_status.yaml").read_text())["status"] == "success"
+
+
+def test_curves_in_bundle_match_result(result, tmp_path):
+    out = write_bundle(result, tmp_path / "run")
+    with np.load(out / "selected_decode_interpolation/raw_data.npz") as decode:
+        np.testing.assert_array_equal(decode["z_itl"], result.curves.z_itl)

@@ -1,0 +1,188 @@
+"""`dgdr profile` end to end: every example yields a complete, valid bundle; failures leave only a status."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+import dgdr_kernel.cli as cli
+from dgdr_kernel.dgd import schema, v1beta1
+
+EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.yaml"))
+
+BASE_DGDR = """
+apiVersion: nvidia.com/v1beta1
+kind: DynamoGraphDeploymentRequest
+metadata:
+  name: {name}
+  namespace: dynamo
+spec:
+  model: Qwen/Qwen3-32B
+  backend: vllm
+  hardware:
+    gpuSku: h200_sxm
+    totalGpus: 8
+    numGpusPerNode: 8
+"""
+
+
+@pytest.fixture
+def dgdr(monkeypatch):
+    # Only the profile subcommand: the dispatcher imports every subcommand module.
+    monkeypatch.setattr(cli, "SUBCOMMAND_MODULES", ("profile",))
+    return lambda *argv: cli.main(["profile", *map(str, argv)])
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "dgdr.yaml"
+    path.write_text(text)
+    return path
+
+
+def _status(out: Path) -> dict:
+    return yaml.safe_load((out / "profiler_status.yaml").read_text())
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_example_produces_complete_bundle(example, tmp_path, dgdr, capsys):
+    out = tmp_path / "bundle"
+    assert dgdr(example, "-o", out, "--no-progress") == 0
+    assert "rank" in capsys.readouterr().out
+
+    status = _status(out)
+    assert status["status"] == "success"
+    for relative in status["outputs"].values():
+        assert (out / relative).is_file(), relative
+    for name in ("final_config.yaml", "dgdr_status.yaml", "candidates.csv", "pareto.csv"):
+        assert (out / name).is_file()
+
+    documents = list(yaml.safe_load_all((out / "final_config.yaml").read_text()))
+    dgd = documents[-1]
+    assert dgd["kind"] == "DynamoGraphDeployment"
+    schema.validate_dgd(dgd)
+    for config_map in documents[:-1]:
+        assert config_map["kind"] == "ConfigMap"
+        schema.validate_configmap(config_map)
+
+    source = yaml.safe_load(example.read_text())
+    dgdr_status = yaml.safe_load((out / "dgdr_status.yaml").read_text())
+    auto_apply = source["spec"].get("autoApply", True)
+    assert dgdr_status["phase"] == ("Deploying" if auto_apply else "Ready")
+    assert dgdr_status["profilingResults"]["selectedConfig"] == dgd
+    assert dgd["metadata"]["labels"]["dgdr.nvidia.com/name"] == source["metadata"]["name"]
+
+    if "selected_decode_interpolation/raw_data.npz" in status["outputs"].values():
+        with np.load(out / "selected_decode_interpolation/raw_data.npz") as decode:
+            assert decode["max_kv_tokens"][0] > 0
+
+
+def test_v1beta1_output(tmp_path, dgdr):
+    out = tmp_path / "bundle"
+    assert dgdr(EXAMPLES[0], "-o", out, "--dgd-api-version", "nvidia.com/v1beta1", "--no-progress") == 0
+    dgd = list(yaml.safe_load_all((out / "final_config.yaml").read_text()))[-1]
+    assert dgd["apiVersion"] == "nvidia.com/v1beta1"
+    schema.validate_dgd(v1beta1.from_v1beta1(dgd))
+
+
+def test_top_limits_rows(tmp_path, dgdr, capsys):
+    assert dgdr(_write(tmp_path, BASE_DGDR.format(name="q")), "--top", "2", "--no-progress") == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.strip()[:1].isdigit() and "  " in line]
+    assert [row.split()[0] for row in rows] == ["1", "2"]
+
+
+def test_unknown_api_version_is_usage_error(tmp_path, dgdr):
+    assert dgdr(_write(tmp_path, BASE_DGDR.format(name="q")), "--dgd-api-version", "nvidia.com/v2") == 2
+
+
+def test_bad_override_fails_with_status_only(tmp_path, dgdr, capsys):
+    text = BASE_DGDR.format(name="q") + """  overrides:
+    dgd:
+      apiVersion: nvidia.com/v1alpha1
+      kind: DynamoGraphDeployment
+      spec:
+        services:
+          decode:
+            replicas: two
+"""
+    out = tmp_path / "bundle"
+    assert dgdr(_write(tmp_path, text), "-o", out, "--no-progress") == 1
+    assert "replicas" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == ["profiler_status.yaml"]
+    status = _status(out)
+    assert status["status"] == "failed"
+    assert "replicas" in status["error"]
+
+
+def test_long_name_fails_with_status_only(tmp_path, dgdr, capsys):
+    name = "qwen3-32b-disaggregated-serving-for-team-x"  # 42 characters
+    out = tmp_path / "bundle"
+    assert dgdr(_write(tmp_path, BASE_DGDR.format(name=name)), "-o", out, "--no-progress") == 1
+    err = capsys.readouterr().err
+    assert "'Frontend'" in err
+    assert "at most 33 characters" in err
+    assert [p.name for p in out.iterdir()] == ["profiler_status.yaml"]
+    status = _status(out)
+    assert status["status"] == "failed"
+    assert status["phase"] == "GeneratingDGD"
+
+
+def test_invalid_spec_still_writes_status(tmp_path, dgdr):
+    out = tmp_path / "bundle"
+    assert dgdr(_write(tmp_path, "spec:\n  backend: vllm\n"), "-o", out, "--no-progress") == 1
+    status = _status(out)
+    assert status["status"] == "failed"
+    assert status["phase"] == "Initializing"
+    assert "model" in status["error"]
+
+
+def test_failure_leaves_earlier_bundle_untouched(tmp_path, dgdr):
+    out = tmp_path / "bundle"
+    assert dgdr(_write(tmp_path, BASE_DGDR.format(name="q")), "-o", out, "--no-progress") == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+
+    assert dgdr(_write(tmp_path, "spec:\n  backend: vllm\n"), "-o", out, "--force", "--no-progress") == 1
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+
+
+def test_existing_bundle_needs_force(tmp_path, dgdr, capsys):
+    spec = _write(tmp_path, BASE_DGDR.format(name="q"))
+    out = tmp_path / "bundle"
+    assert dgdr(spec, "-o", out, "--no-progress") == 0
+    assert dgdr(spec, "-o", out, "--no-progress") == 1
+    assert "--force" in capsys.readouterr().err
+    assert dgdr(spec, "-o", out, "--force", "--no-progress") == 0
+
+
+def test_profile_reports_phases_in_order():
+    from dgdr_kernel.pipeline import profile
+    from dgdr_kernel.spec import load_dgdr
+
+    seen = []
+    profile(load_dgdr(BASE_DGDR.format(name="q")), progress=lambda phase, message: seen.append(phase))
+    # The DGDR profilingPhase values, in the order the operator relays them.
+    assert seen == ["Initializing", "SweepingPrefill", "SweepingDecode", "SelectingConfig", "BuildingCurves", "GeneratingDGD", "Done"]
+
+
+def test_progress_bar_and_log_lines(caplog, capsys):
+    import logging
+
+    from dgdr_kernel.pipeline import make_progress
+
+    bar = make_progress("bar")
+    for phase in ("Initializing", "SweepingPrefill", "Done"):
+        bar(phase, "step")
+    assert "3/7" in capsys.readouterr().err  # Done closes the bar after the phases seen
+
+    with caplog.at_level(logging.INFO, logger="dgdr_kernel.pipeline"):
+        make_progress("log")("SelectingConfig", "picking in default mode")
+    assert "[SelectingConfig] picking in default mode" in caplog.text
+
+
+def test_bare_spec_gets_dns1123_names(tmp_path, dgdr):
+    out = tmp_path / "bundle"
+    assert dgdr(_write(tmp_path, "model: Qwen/Qwen3-32B\nbackend: vllm\nhardware:\n  gpuSku: h200_sxm\n  totalGpus: 8\n  numGpusPerNode: 8\n"), "-o", out, "--no-progress") == 0
+    from dgdr_kernel.dgd.naming import is_dns1123_subdomain
+
+    for document in yaml.safe_load_all((out / "final_config.yaml").read_text()):
+        assert is_dns1123_subdomain(document["metadata"]["name"])
