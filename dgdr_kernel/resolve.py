@@ -121,6 +121,15 @@ def build_resolved_request(dgdr: "LoadedDgdr", **hardware_options) -> ResolvedRe
     # discovered total) change the plan, so the user sees them with the pick.
     warnings = list(dgdr.warnings) + list(hardware.notes)
 
+    if spec.search_strategy == "thorough":
+        # NOTE: thorough mode deploys and benchmarks candidates on live GPUs;
+        # that measurement step is not built yet, so the model answers instead.
+        warnings.append(
+            "searchStrategy thorough benchmarks candidates on live GPUs, which this "
+            "workbench does not do yet; every number here comes from the rapid "
+            "performance model (set searchStrategy: rapid to silence this warning)"
+        )
+
     request_rate = spec.workload.request_rate
     concurrency = spec.workload.concurrency
     if picking_mode is not PickingMode.LOAD_MATCH:

@@ -155,3 +155,27 @@ def test_unknown_model_raises_model_arch_error():
 
     with pytest.raises(ModelArchError):
         resolve_request(dgdr, **OFFLINE)
+
+
+def test_thorough_strategy_warns_model_only():
+    request = resolve_example("mixtral-thorough.yaml")
+
+    assert any("searchStrategy thorough" in warning for warning in request.warnings)
+
+
+def test_rapid_strategy_has_no_thorough_warning():
+    request = resolve_example("qwen3-32b-h200.yaml")
+
+    assert not any("thorough" in warning for warning in request.warnings)
+
+
+def test_assumed_total_gpus_reaches_warnings():
+    loaded = load_dgdr(
+        {"model": "Qwen/Qwen3-32B", "hardware": {"gpuSku": "h200_sxm", "numGpusPerNode": 8}}
+    )
+
+    request = resolve_request(loaded, **OFFLINE)
+
+    # h200_sxm catalog: 8 GPUs per HGX node (hwdata/h200_sxm.yaml).
+    assert request.total_gpus == 8
+    assert any("totalGpus was not set" in warning for warning in request.warnings)
