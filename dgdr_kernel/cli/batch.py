@@ -1,0 +1,145 @@
+"""`dgdr batch SPECS... -o DIR`: one report per DGDR, in parallel, and an index page.
+
+Each request gets `DIR/<name>/` with its bundle, executed notebook and
+`report.html` (see `dgdr report`). `DIR/index.html` lists every request with
+its pick, GPUs, mean TTFT, mean ITL and tokens/s/GPU, linked to its report. A
+request that fails is listed with its error and the others still run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from dgdr_kernel.cli.report import add_kernel_arguments
+
+__all__ = ["register", "run_batch"]
+
+INDEX_HTML = "index.html"
+_DEFAULT_MAX_JOBS = 4
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "batch",
+        help="write a report for each of many DGDRs in parallel, plus an index page",
+        description=(
+            "Run the capacity planner notebook on every DGDR file in parallel worker processes. "
+            "Each request gets DIR/<name>/ with its bundle, executed notebook and report.html; "
+            "DIR/index.html summarises them all. A failed request is listed with its error. "
+            "Exit code 0 when every request succeeded, 1 when any failed, 2 on a usage error."
+        ),
+    )
+    parser.add_argument("specs", metavar="SPEC", nargs="+", help="DGDR files (YAML or JSON)")
+    parser.add_argument("-o", "--output-dir", metavar="DIR", required=True, help="folder for the reports and index.html")
+    parser.add_argument(
+        "--jobs",
+        "-j",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help=f"requests run at once (default: the smaller of {_DEFAULT_MAX_JOBS} and the CPU count)",
+    )
+    parser.add_argument("--force", action="store_true", help="replace reports already in DIR")
+    add_kernel_arguments(parser)
+    parser.set_defaults(func=run_batch)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _request_names(specs: list[str]) -> list[tuple[str, str, str | None]]:
+    """Return (spec, folder name, load error) per spec; folder names are unique."""
+    from dgdr_kernel.errors import DgdrError
+    from dgdr_kernel.spec import load_dgdr
+
+    named = []
+    taken: set[str] = set()
+    for spec in specs:
+        error = None
+        try:
+            name = load_dgdr(spec).name
+        except DgdrError as exc:
+            name, error = Path(spec).stem or "request", str(exc)
+        unique, suffix = name, 2
+        while unique in taken:
+            unique, suffix = f"{name}-{suffix}", suffix + 1
+        taken.add(unique)
+        named.append((spec, unique, error))
+    return named
+
+
+def report_one(spec: str, out_dir: str, force: bool, kernel_name: str, cell_timeout_s: int) -> dict:
+    """Run one report in a worker process and return its index entry (with `error` on failure)."""
+    from dgdr_kernel.errors import DgdrError
+    from dgdr_kernel.report.run import run_report
+
+    try:
+        outcome = run_report(spec, out_dir, force=force, kernel_name=kernel_name, cell_timeout_s=cell_timeout_s)
+    except DgdrError as exc:
+        return {"error": str(exc)}
+    return dict(outcome.summary)
+
+
+def run_batch(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from dgdr_kernel.report.html import write_index
+    from dgdr_kernel.report.run import REPORT_HTML, check_kernel
+
+    # A missing kernel would fail every request the same way, so report it once.
+    check_kernel(args.kernel)
+
+    out_root = Path(args.output_dir)
+    out_root.mkdir(parents=True, exist_ok=True)
+    requests = _request_names(args.specs)
+    jobs = args.jobs or max(1, min(_DEFAULT_MAX_JOBS, os.cpu_count() or 1, len(requests)))
+
+    entries: dict[str, dict] = {}
+    for spec, name, error in requests:
+        if error is not None:
+            entries[name] = {"request": name, "error": error}
+
+    runnable = [(spec, name) for spec, name, error in requests if error is None]
+    # spawn: each worker starts clean instead of inheriting this process's
+    # threads and open files through fork.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool, tqdm(
+        total=len(requests), initial=len(entries), desc="dgdr batch", unit="request", file=sys.stderr
+    ) as bar:
+        futures = {
+            pool.submit(report_one, spec, str(out_root / name), args.force, args.kernel, args.cell_timeout): name
+            for spec, name in runnable
+        }
+        for future in as_completed(futures):
+            name = futures[future]
+            try:
+                entry = future.result()
+            except Exception as exc:  # a crashed worker must not hide the other results
+                entry = {"error": f"worker failed: {type(exc).__name__}: {exc}"}
+            entry["request"] = name
+            if not entry.get("error"):
+                entry["report"] = f"{name}/{REPORT_HTML}"
+            entries[name] = entry
+            bar.set_postfix_str(f"{name}: {'failed' if entry.get('error') else 'done'}")
+            bar.update(1)
+
+    ordered = [entries[name] for _, name, _ in requests]
+    index = write_index(ordered, out_root / INDEX_HTML, title=f"dgdr batch: {len(ordered)} request(s)")
+
+    failed = [entry for entry in ordered if entry.get("error")]
+    for entry in failed:
+        print(f"failed: {entry['request']}: {entry['error']}", file=sys.stderr)
+    print(f"{len(ordered) - len(failed)} of {len(ordered)} request(s) succeeded; index: {index}")
+    return 1 if failed else 0

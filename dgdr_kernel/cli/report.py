@@ -1,0 +1,80 @@
+"""`dgdr report SPEC -o DIR`: run the capacity planner notebook and export an offline HTML report.
+
+DIR receives the profiling bundle (as `dgdr profile -o` writes it), the
+executed notebook `capacity_planner.ipynb`, `report.html` (code hidden,
+plotly.js embedded, readable with no network) and `report_summary.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["register", "run_report_command"]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="profile a DGDR through the capacity planner notebook and write report.html",
+        description=(
+            "Run notebooks/capacity_planner.ipynb with papermill on one DGDR, keep the executed "
+            "notebook, and export report.html with nbconvert: the request, the sweep, the pick "
+            "and its alternatives, the figures and the DGD, readable offline. Exit code 0 on "
+            "success, 1 when the input is invalid or the notebook fails, 2 on a usage error."
+        ),
+    )
+    parser.add_argument("spec", metavar="SPEC", help="DGDR file (YAML or JSON)")
+    parser.add_argument("-o", "--output-dir", metavar="DIR", required=True, help="folder for the bundle and the report")
+    parser.add_argument("--force", action="store_true", help="replace the report and bundle already in DIR")
+    add_kernel_arguments(parser)
+    parser.set_defaults(func=run_report_command)
+
+
+def add_kernel_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options shared by `dgdr report` and `dgdr batch`."""
+    parser.add_argument(
+        "--kernel",
+        default="python3",
+        metavar="NAME",
+        help="Jupyter kernel that runs the notebook (default: python3; `jupyter kernelspec list` shows them)",
+    )
+    parser.add_argument(
+        "--cell-timeout",
+        type=_positive_int,
+        default=600,
+        metavar="SECONDS",
+        help="time limit of one notebook cell in seconds (default: 600)",
+    )
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def run_report_command(args: argparse.Namespace) -> int:
+    from dgdr_kernel.report.run import run_report
+
+    outcome = run_report(
+        args.spec,
+        args.output_dir,
+        force=args.force,
+        kernel_name=args.kernel,
+        cell_timeout_s=args.cell_timeout,
+        progress_bar=True,
+    )
+    summary = outcome.summary
+    if summary.get("total_gpus") is not None:
+        print(
+            f"pick: {summary.get('pick')} on {summary.get('total_gpus')} GPUs, "
+            f"mean TTFT {summary.get('ttft_ms', 0):.1f} ms, mean ITL {summary.get('itl_ms', 0):.2f} ms, "
+            f"{summary.get('tokens_per_s_per_gpu', 0):.1f} tokens/s/GPU"
+        )
+    print(f"report: {outcome.html_path}")
+    print(f"executed notebook: {outcome.notebook_path}")
+    return 0

@@ -1,0 +1,99 @@
+"""One-line summaries of a profiling run, for the batch index and the notebook."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from dgdr_kernel.selection import Pick
+
+__all__ = ["SUMMARY_FILE", "describe_pick_short", "describe_plan_markdown", "read_summary", "summarize_result", "write_summary"]
+
+SUMMARY_FILE = "report_summary.json"
+
+
+def describe_pick_short(pick: Pick | None) -> str:
+    """Return a short label of a pick, e.g. `disagg vllm 2P(tp2) + 1D(tep8)`."""
+    if pick is None:
+        return "none (nothing fits in memory)"
+    if pick.mode == "agg" and pick.agg is not None:
+        return f"agg {pick.backend} {pick.agg.workers}x {pick.agg.parallel}"
+    prefill, decode = pick.prefill, pick.decode
+    if prefill is None or decode is None:
+        return f"{pick.mode} {pick.backend}"
+    return f"disagg {pick.backend} {prefill.workers}P({prefill.parallel}) + {decode.workers}D({decode.parallel})"
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def summarize_result(result, *, name: str | None = None) -> dict[str, Any]:
+    """Return the index row of a `ProfileResult`: request, pick and its predicted means."""
+    request = result.request
+    pick = result.selection.chosen
+    summary: dict[str, Any] = {
+        "request": name or request.dgdr.name,
+        "model": request.dgdr.spec.model,
+        "gpu_sku": request.hardware.gpu.sku,
+        "picking_mode": result.selection.picking_mode,
+        "pick": describe_pick_short(pick),
+        "total_gpus": None,
+        "ttft_ms": None,
+        "itl_ms": None,
+        "tokens_per_s_per_gpu": None,
+        "meets_sla": False,
+        "warnings": list(result.warnings),
+    }
+    if pick is not None:
+        summary.update(
+            total_gpus=int(pick.total_gpus),
+            ttft_ms=_finite(pick.ttft_ms),
+            itl_ms=_finite(pick.itl_ms),
+            tokens_per_s_per_gpu=_finite(pick.tokens_per_s_per_gpu),
+            meets_sla=bool(pick.meets_sla),
+        )
+    return summary
+
+
+def write_summary(summary: dict[str, Any], out_dir: str | os.PathLike) -> Path:
+    """Write `summary` as JSON into `out_dir` and return the file's path."""
+    path = Path(out_dir) / SUMMARY_FILE
+    path.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def read_summary(out_dir: str | os.PathLike) -> dict[str, Any] | None:
+    """Read the summary a report run left in `out_dir`; None when there is none."""
+    path = Path(out_dir) / SUMMARY_FILE
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def describe_plan_markdown(request, selection) -> str:
+    """Return a Markdown paragraph: the pick, its predicted means against the SLA, and the picking mode."""
+    pick = selection.chosen
+    if pick is None:
+        return "**No configuration fits in memory.** See the sweep table for the reject reasons."
+
+    sla = request.sla
+    lines = [
+        f"**Pick: {describe_pick_short(pick)}**, {pick.total_gpus} of {request.total_gpus} GPUs "
+        f"({request.hardware.gpu.sku}), picking mode `{selection.picking_mode}`.",
+        "",
+        f"- mean TTFT {pick.ttft_ms:.1f} ms" + (f" (SLA {sla.ttft_ms:g} ms)" if sla.ttft_ms is not None else ""),
+        f"- mean ITL {pick.itl_ms:.2f} ms" + (f" (SLA {sla.itl_ms:g} ms)" if sla.itl_ms is not None else ""),
+        f"- mean request latency {pick.request_latency_ms / 1000.0:.2f} s"
+        + (f" (SLA {sla.e2e_latency_ms / 1000.0:g} s)" if sla.e2e_latency_ms is not None else ""),
+        f"- {pick.tokens_per_s_per_gpu:.1f} tokens/s/GPU, {pick.tokens_per_s_per_user:.1f} tokens/s/user, "
+        f"{pick.requests_per_s:.2f} requests/s, {pick.concurrency:g} requests in flight",
+        f"- SLA met on predicted means: {'yes' if pick.meets_sla else 'no'}; provenance: {pick.provenance}",
+    ]
+    if pick.load_served_pct < 100.0:
+        lines.append(f"- serves {pick.load_served_pct:.0f}% of the target load within the GPU budget")
+    lines += [f"- note: {note}" for note in pick.notes]
+    return "\n".join(lines)

@@ -1,0 +1,156 @@
+"""`dgdr report`: the capacity planner notebook through papermill, exported to offline HTML.
+
+These tests start a real Jupyter kernel (the `python3` kernelspec of this
+environment) and run the shipped notebook on a shipped example.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from dgdr_kernel.cli import main
+from dgdr_kernel.pipeline import profile
+from dgdr_kernel.report.figureset import FIGURE_NAMES
+from dgdr_kernel.report.summary import describe_pick_short
+from dgdr_kernel.spec import load_dgdr
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+SPEC = EXAMPLES / "qwen3-32b-h200.yaml"
+
+
+@pytest.fixture(scope="module")
+def report_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("report") / "qwen3-32b"
+    assert main(["report", str(SPEC), "-o", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def expected_pick():
+    """The pick of the same request, computed in this process without the notebook."""
+    return profile(load_dgdr(SPEC), progress=lambda phase, message: None).selection.chosen
+
+
+def _figure_data(page: str) -> dict[str, list]:
+    """Return the trace list of each `Plotly.newPlot` call, keyed by div id."""
+    figures = {}
+    for match in re.finditer(r'Plotly\.newPlot\(\s*"([^"]+)",\s*', page):
+        data, _ = json.JSONDecoder().raw_decode(page, match.end())
+        figures[match.group(1)] = data
+    return figures
+
+
+def test_report_writes_all_files(report_dir):
+    for name in ("report.html", "capacity_planner.ipynb", "report_summary.json", "final_config.yaml", "candidates.csv"):
+        assert (report_dir / name).is_file(), name
+
+
+def test_report_embeds_plotlyjs_once(report_dir):
+    page = (report_dir / "report.html").read_text(encoding="utf-8")
+    # plotly.js starts with a banner comment naming its version.
+    assert len(re.findall(r"\* plotly\.js v\d+\.\d+\.\d+", page)) == 1
+    assert "window.PlotlyConfig" in page
+
+
+def test_report_loads_nothing_from_network(report_dir):
+    page = (report_dir / "report.html").read_text(encoding="utf-8")
+    assert re.search(r"<script[^>]+src=", page) is None
+    assert re.search(r"<link[^>]+href=\"https?:", page) is None
+    assert re.search(r"import\s*\(?\s*[\"']https?:", page) is None
+
+
+def test_report_has_every_figure_with_data(report_dir):
+    page = (report_dir / "report.html").read_text(encoding="utf-8")
+    figures = _figure_data(page)
+
+    assert sorted(figures) == sorted(f"dgdr-{name}" for name in FIGURE_NAMES)
+    for div_id, traces in figures.items():
+        points = sum(len(trace.get("x", [])) for trace in traces)
+        assert traces and points > 0, div_id
+
+
+def test_report_hides_code(report_dir):
+    page = (report_dir / "report.html").read_text(encoding="utf-8")
+    assert "report.setup_notebook()" not in page
+    assert "build_figures(request, selection" not in page
+    assert 'class="jp-CodeMirrorEditor' not in page
+
+
+def test_executed_notebook_holds_pick(report_dir, expected_pick):
+    notebook = nbformat.read(report_dir / "capacity_planner.ipynb", as_version=4)
+    texts = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            texts.append(str(data.get("text/markdown", "")) + str(data.get("text/plain", "")) + str(output.get("text", "")))
+    outputs = "\n".join(texts)
+
+    label = describe_pick_short(expected_pick)
+    assert f"**Pick: {label}**" in outputs
+    assert f"mean ITL {expected_pick.itl_ms:.2f} ms" in outputs
+    assert notebook.metadata.papermill.parameters["dgdr_path"] == str(SPEC)
+
+
+def test_report_summary_matches_pick(report_dir, expected_pick):
+    summary = json.loads((report_dir / "report_summary.json").read_text())
+    assert summary["pick"] == describe_pick_short(expected_pick)
+    assert summary["total_gpus"] == expected_pick.total_gpus
+    assert summary["itl_ms"] == pytest.approx(expected_pick.itl_ms)
+    assert summary["tokens_per_s_per_gpu"] == pytest.approx(expected_pick.tokens_per_s_per_gpu)
+
+
+def test_report_rejects_invalid_spec(tmp_path, capsys):
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("model: Qwen/Qwen3-32B\nhardware:\n  gpuSku: H100-SXM5-80GB\n")
+
+    assert main(["report", str(spec), "-o", str(tmp_path / "out")]) == 1
+    error = capsys.readouterr().err
+    assert "hardware.gpuSku" in error
+    assert not (tmp_path / "out").exists()
+
+
+def test_report_refuses_nonempty_folder(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me")
+
+    assert main(["report", str(SPEC), "-o", str(out)]) == 1
+    assert "--force" in capsys.readouterr().err
+    assert (out / "notes.txt").read_text() == "keep me"
+
+
+def test_report_names_missing_kernel(tmp_path, capsys):
+    assert main(["report", str(SPEC), "-o", str(tmp_path / "out"), "--kernel", "no-such-kernel"]) == 1
+    error = capsys.readouterr().err
+    assert "no-such-kernel" in error
+    assert "ipykernel install" in error
+
+
+def test_report_keeps_failed_notebook(tmp_path, capsys):
+    # Valid DGDR, but no config.json exists for the model: the notebook fails.
+    spec = tmp_path / "unknown-model.yaml"
+    spec.write_text("model: example-org/no-such-model\nhardware:\n  gpuSku: h200_sxm\n  totalGpus: 8\n  numGpusPerNode: 8\n")
+    out = tmp_path / "out"
+
+    assert main(["report", str(spec), "-o", str(out)]) == 1
+    error = capsys.readouterr().err
+    assert "ModelArchError" in error
+    assert (out / "capacity_planner.failed.ipynb").is_file()
+    assert not (out / "report.html").exists()
+
+
+def test_report_reruns_over_failed_run(tmp_path, capsys):
+    spec = tmp_path / "unknown-model.yaml"
+    spec.write_text("model: example-org/no-such-model\nhardware:\n  gpuSku: h200_sxm\n  totalGpus: 8\n  numGpusPerNode: 8\n")
+    out = tmp_path / "out"
+    assert main(["report", str(spec), "-o", str(out)]) == 1
+
+    # A failed run leaves only its notebook, so a fixed request may reuse the folder without --force.
+    assert main(["report", str(SPEC), "-o", str(out)]) == 0
+    assert (out / "report.html").is_file()
+    assert not (out / "capacity_planner.failed.ipynb").exists()
