@@ -16,6 +16,7 @@ from dgdr_kernel.errors import (
     OverrideError,
     PerfModelError,
     RenderError,
+    ReportError,
     SpecError,
 )
 
@@ -51,6 +52,7 @@ __all__ = [
     "OverrideError",
     "PerfModelError",
     "RenderError",
+    "ReportError",
     "SpecError",
     "__version__",
     "build_planner_curves",

@@ -9,7 +9,9 @@ Hierarchy::
     ├── PerfModelError         the performance model cannot price a configuration
     ├── RenderError            the DGD cannot be rendered or fails its own checks
     │   └── OverrideError      overrides.dgd cannot be merged
-    └── BundleError            the output folder cannot be written
+    ├── BundleError            the output folder cannot be written
+    └── ReportError            a report cannot be produced (missing kernel or
+                               extra, or the notebook run failed)
 
 The command line turns a DgdrError into exit code 1 and prints its message;
 anything else is a bug and keeps its traceback.
@@ -27,6 +29,7 @@ __all__ = [
     "OverrideError",
     "PerfModelError",
     "RenderError",
+    "ReportError",
     "SpecError",
     "SpecProblem",
 ]
@@ -88,3 +91,7 @@ class OverrideError(RenderError):
 
 class BundleError(DgdrError):
     """Raised when the output bundle cannot be written."""
+
+
+class ReportError(DgdrError):
+    """Raised when a report cannot be produced: missing kernel or extra, or a failed notebook run."""

@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from dgdr_kernel.errors import BundleError, DgdrError
+from dgdr_kernel.errors import BundleError, ReportError
 
 __all__ = [
     "EXECUTED_NOTEBOOK",
@@ -41,10 +41,6 @@ DEFAULT_CELL_TIMEOUT_S = 600
 
 # Files an earlier failed run leaves; a new run may replace them without --force.
 _REPLACEABLE_FILES = {"profiler_status.yaml", FAILED_NOTEBOOK}
-
-
-class ReportError(DgdrError):
-    """Raised when a report cannot be produced: missing kernel or extra, or a failed notebook run."""
 
 
 @dataclass(frozen=True)
