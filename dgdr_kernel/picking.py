@@ -286,7 +286,12 @@ def _build_pick(request, row: pd.Series, sla_met: bool) -> Pick:
         prefill = decode = None
     else:
         agg = None
-        prefill = _engine(row, "p", workers=replicas * int(row["p_workers"]), max_batch=1, max_tokens=request.isl)
+        # The sweep prices a prefill worker as one prompt per attention-DP rank,
+        # so it must admit dp requests at once (SGLang splits the limit over ranks).
+        prefill = _engine(
+            row, "p", workers=replicas * int(row["p_workers"]), max_batch=int(row["p_dp"]) * int(row["p_batch"]),
+            max_tokens=request.isl,
+        )  # fmt: skip
         decode = _engine(
             row, "d", workers=replicas * int(row["d_workers"]), max_batch=int(row["d_batch"]),
             max_tokens=int(row["d_batch"]),

@@ -122,16 +122,20 @@ def test_max_sequence_tokens_clamped_to_context():
 
 
 @pytest.mark.parametrize(
-    ("layout", "gpus_per_node", "limit", "nodes"),
+    ("layout", "gpus_per_node", "backend", "limit", "nodes"),
     [
-        (EngineLayout(tp=4), 8, 4, 1),
-        (EngineLayout(tp=16, moe_ep=16), 8, 8, 2),
-        (EngineLayout(tp=8, pp=2), 8, 8, 2),
-        # DEP16 on 8-GPU nodes: DP shards never add nodes, only TP x PP does.
-        (EngineLayout(tp=1, dp=16, moe_ep=16), 8, 8, 1),
-        (EngineLayout(tp=4), 4, 4, 1),
+        (EngineLayout(tp=4), 8, "vllm", 4, 1),
+        (EngineLayout(tp=16, moe_ep=16), 8, "vllm", 8, 2),
+        (EngineLayout(tp=8, pp=2), 8, "trtllm", 8, 2),
+        # vLLM DEP16 on 8-GPU nodes: its DP shards are separate engines and add no nodes.
+        (EngineLayout(tp=1, dp=16, moe_ep=16), 8, "vllm", 8, 1),
+        # SGLang and TensorRT-LLM launch DEP16 as one TP group of 16 (--tp 16
+        # --dp 16, --tensor-parallel-size 16 --enable-attention-dp): two nodes.
+        (EngineLayout(tp=1, dp=16, moe_ep=16), 8, "sglang", 8, 2),
+        (EngineLayout(tp=1, dp=8, moe_ep=8), 4, "trtllm", 4, 2),
+        (EngineLayout(tp=4), 4, "sglang", 4, 1),
     ],
 )
-def test_gpu_limit_and_node_count(layout, gpus_per_node, limit, nodes):
+def test_gpu_limit_and_node_count(layout, gpus_per_node, backend, limit, nodes):
     assert gpu_limit(layout, gpus_per_node) == limit
-    assert node_count(layout, gpus_per_node) == nodes
+    assert node_count(layout, gpus_per_node, backend) == nodes

@@ -37,3 +37,12 @@ def test_derive_image_unknown_component_raises():
 def test_derive_image_without_name_raises():
     with pytest.raises(RenderError, match="has no image name"):
         derive_image("nvcr.io/x/", "vllm")
+
+
+def test_renderer_default_image_is_the_dgdr_default():
+    # The renderer's fallback for an unset spec.image was dynamo-planner:1.3.1
+    # while a loaded DGDR defaults to 1.6.0: one default image, one version.
+    from dgdr_kernel.dgd import images
+    from dgdr_kernel.spec import load_dgdr
+
+    assert images.DEFAULT_IMAGE == load_dgdr({"model": "Qwen/Qwen3-8B"}).spec.image

@@ -132,6 +132,7 @@ def test_bad_value_fails_validation_after_merge():
     message = str(caught.value)
     assert "spec.services.decode.replicas" in message
     assert "spec.services.decode.resources.limits.gpu" in message
+    assert "(got 'two')" in message  # the offending value, not only the field
 
 
 def test_bad_pod_field_in_override_is_reported():
@@ -146,3 +147,21 @@ def test_bad_pod_field_in_override_is_reported():
 def test_invalid_override_name_raises():
     with pytest.raises(OverrideError, match="is not a valid Kubernetes name"):
         render_pick(_inputs("qwen3-32b", dgd_override=_override(metadata={"name": "My_DGD"})), DISAGG)
+
+
+@pytest.mark.parametrize(
+    ("top", "field"),
+    [
+        ({"spec": "oops"}, "overrides.dgd.spec"),
+        ({"metadata": "oops"}, "overrides.dgd.metadata"),
+        ({"metadata": {"labels": ["team-a"]}}, "overrides.dgd.metadata.labels"),
+        ({"apiVersion": "nvidia.com/v1beta1", "spec": {"components": {"decode": {"replicas": 2}}}}, "overrides.dgd.spec.components"),
+        ({"apiVersion": "nvidia.com/v1beta1", "spec": {"components": ["decode", {"name": "nope"}]}}, "overrides.dgd.spec.components"),
+    ],
+)
+def test_malformed_override_is_an_override_error(top, field):
+    # Each of these raised a bare ValueError, AttributeError or TypeError from
+    # inside the merge before the shape check; now the message names the field.
+    body = {"apiVersion": "nvidia.com/v1alpha1", "kind": "DynamoGraphDeployment", **top}
+    with pytest.raises(OverrideError, match=field.replace(".", r"\.")):
+        render_pick(_inputs("qwen3-32b", dgd_override=body), AGG)

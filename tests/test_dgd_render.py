@@ -44,6 +44,22 @@ def test_replicas_and_gpu_limits_from_pick():
     assert services["decode"]["resources"]["limits"]["gpu"] == "4"
 
 
+def test_attention_dp_worker_spans_nodes_for_trtllm_not_vllm():
+    # DEP8 on 4-GPU GB200 trays (hwdata/gb200.yaml: gpus_per_node 4). TensorRT-LLM
+    # launches it as --tensor-parallel-size 8 --enable-attention-dp, one 8-rank
+    # group, so the pod set needs two nodes; vLLM runs 8 independent DP engines.
+    dep8 = EngineLayout(tp=1, dp=8, moe_ep=8, workers=2, max_batch_size=256, max_num_tokens=256)
+    trtllm = _render(_pick("trtllm", agg=dep8), model="deepseek-ai/DeepSeek-R1", num_gpus_per_node=4)
+    worker = trtllm.dgd["spec"]["services"]["worker"]
+    assert worker["multinode"] == {"nodeCount": 2}
+    assert worker["resources"]["limits"]["gpu"] == "4"
+    assert not any("do not span nodes" in w for w in trtllm.warnings)
+
+    vllm = _render(_pick("vllm", agg=dep8), model="deepseek-ai/DeepSeek-R1", num_gpus_per_node=4)
+    assert "multinode" not in vllm.dgd["spec"]["services"]["worker"]
+    assert any("do not span nodes" in w for w in vllm.warnings)
+
+
 def test_planner_config_carries_picks_and_sla():
     rendered = _render(
         curves=CURVES,

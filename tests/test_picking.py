@@ -193,6 +193,20 @@ def test_autoscale_one_prefill_one_decode():
     assert all(p.prefill.tp == 2 for p in selection.top)
 
 
+def test_dep_prefill_admits_one_request_per_dp_rank():
+    # The sweep prices a DEP8 prefill worker as 8 prompts at once, one per
+    # attention-DP rank (sweep.disagg_rows, prefill_slots = x * dp); the DGD must
+    # let 8 requests in (upstream: SGLang prefill --max-running-requests >= dp).
+    dep8 = disagg_row(1, 1, 8, 1, 1000.0)
+    dep8.update(p_dp=8, p_moe_ep=8, p_gpus_per_worker=8, gpus_per_unit=16)
+    tp2 = disagg_row(2, 1, 4, 1, 900.0)  # another decode layout, so default mode keeps both
+    selection = pick(make_request(total_gpus=16), table(dep8, tp2))
+
+    by_parallel = {p.prefill.parallel: p.prefill for p in selection.top}
+    assert by_parallel["dep8"].max_batch_size == 8
+    assert by_parallel["tp2"].max_batch_size == 1
+
+
 def test_sla_fallback_returns_closest_with_notes():
     # TTFT 300 vs 200 misses by 50 %; ITL 12 vs 10 misses by 20 %: the ITL row is closer.
     candidates = table(agg_row(1, 2000.0, ttft_ms=300.0), agg_row(2, 1000.0, itl_ms=12.0))

@@ -67,6 +67,19 @@ def build_engine_command(
     return builders[backend](role, layout, model, max_seq_tokens, trust_remote_code)
 
 
+def _limit_args(layout: EngineLayout, max_seq_tokens: int, flags: tuple[str, str, str]) -> list[str]:
+    """Return the batch, step-token and sequence limits under each engine's flag names.
+
+    `flags` names the in-flight sequences, the tokens of one forward step (left
+    to the engine's default when the layout has none) and the per-request length.
+    """
+    batch_flag, tokens_flag, sequence_flag = flags
+    args = [batch_flag, str(layout.max_batch_size)]
+    if layout.max_num_tokens > 0:
+        args += [tokens_flag, str(layout.max_num_tokens)]
+    return args + [sequence_flag, str(max_seq_tokens)]
+
+
 def _vllm_command(role, layout, model, max_seq_tokens, trust_remote_code) -> EngineCommand:
     args = ["--model", model.model_path]
     if model.is_local_path:
@@ -80,10 +93,7 @@ def _vllm_command(role, layout, model, max_seq_tokens, trust_remote_code) -> Eng
     if layout.moe_ep > 1:
         args.append("--enable-expert-parallel")
 
-    args += ["--max-num-seqs", str(layout.max_batch_size)]
-    if layout.max_num_tokens > 0:
-        args += ["--max-num-batched-tokens", str(layout.max_num_tokens)]
-    args += ["--max-model-len", str(max_seq_tokens)]
+    args += _limit_args(layout, max_seq_tokens, ("--max-num-seqs", "--max-num-batched-tokens", "--max-model-len"))
 
     if role != "agg":
         args += ["--disaggregation-mode", role]
@@ -106,10 +116,8 @@ def _sglang_command(role, layout, model, max_seq_tokens, trust_remote_code) -> E
     if layout.moe_ep > 1:
         args += ["--ep", str(layout.moe_ep)]
 
-    args += ["--max-running-requests", str(layout.max_batch_size)]
-    if layout.max_num_tokens > 0:
-        args += ["--chunked-prefill-size", str(layout.max_num_tokens)]
-    args += ["--context-length", str(max_seq_tokens), "--skip-tokenizer-init"]
+    args += _limit_args(layout, max_seq_tokens, ("--max-running-requests", "--chunked-prefill-size", "--context-length"))
+    args.append("--skip-tokenizer-init")
 
     if role != "agg":
         args += [
@@ -135,10 +143,7 @@ def _trtllm_command(role, layout, model, max_seq_tokens, trust_remote_code) -> E
     if layout.dp > 1:
         args.append("--enable-attention-dp")
 
-    args += ["--max-batch-size", str(layout.max_batch_size)]
-    if layout.max_num_tokens > 0:
-        args += ["--max-num-tokens", str(layout.max_num_tokens)]
-    args += ["--max-seq-len", str(max_seq_tokens)]
+    args += _limit_args(layout, max_seq_tokens, ("--max-batch-size", "--max-num-tokens", "--max-seq-len"))
 
     if role != "agg":
         args += ["--disaggregation-mode", role]

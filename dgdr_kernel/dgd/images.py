@@ -8,12 +8,9 @@ only the last path component is swapped for the runtime of the backend.
 from __future__ import annotations
 
 from dgdr_kernel.errors import RenderError
+from dgdr_kernel.spec_models import DEFAULT_IMAGE  # the image the DGDR defaults to
 
 __all__ = ["DEFAULT_IMAGE", "IMAGE_NAMES", "derive_image"]
-
-# Image the operator's webhook fills in when spec.image is empty; the tag is the
-# operator version (1.3.1 here, the placeholder the Dynamo profiler also uses).
-DEFAULT_IMAGE = "nvcr.io/nvidia/ai-dynamo/dynamo-planner:1.3.1"
 
 # Last path component of each runtime image published under nvcr.io/nvidia/ai-dynamo.
 IMAGE_NAMES = {
@@ -41,5 +38,5 @@ def derive_image(spec_image: str, component: str) -> str:
     head, last = reference[: slash + 1], reference[slash + 1 :]
     name, colon, tag = last.partition(":")
     if not name:
-        raise RenderError(f"spec.image {spec_image!r} has no image name; expected e.g. nvcr.io/nvidia/ai-dynamo/dynamo-planner:1.3.1")
+        raise RenderError(f"spec.image {spec_image!r} has no image name; expected e.g. {DEFAULT_IMAGE}")
     return f"{head}{IMAGE_NAMES[component]}{colon}{tag}{at}{digest}"

@@ -61,12 +61,32 @@ def _override_version(override: dict) -> tuple[str, list[str]]:
     return api_version, []
 
 
+def _check_shape(override) -> None:
+    """Raise OverrideError where the override's skeleton is not the shape of a DGD."""
+    if not isinstance(override, dict):
+        raise OverrideError(f"overrides.dgd must be a mapping (a partial DynamoGraphDeployment), got {type(override).__name__}")
+    mappings = [("metadata", override.get("metadata")), ("spec", override.get("spec"))]
+    metadata = override.get("metadata")
+    if isinstance(metadata, dict):
+        mappings += [(f"metadata.{key}", metadata.get(key)) for key in ("labels", "annotations")]
+    for path, value in mappings:
+        if value is not None and not isinstance(value, dict):
+            raise OverrideError(f"overrides.dgd.{path} must be a mapping, got {type(value).__name__} {value!r}")
+    components = (override.get("spec") or {}).get("components")
+    if components is not None and (
+        not isinstance(components, list) or not all(isinstance(c, dict) and "name" in c for c in components)
+    ):
+        raise OverrideError(
+            f"overrides.dgd.spec.components must be a list of components, each a mapping with a name (got {components!r}); "
+            "write e.g. components: [{name: decode, replicas: 2}]"
+        )
+
+
 def override_dgd_name(override: dict | None) -> str | None:
     """Return the DGD name the override chooses (`metadata.name`), or None."""
     if not override:
         return None
-    if not isinstance(override, dict):
-        raise OverrideError(f"overrides.dgd must be a mapping (a partial DynamoGraphDeployment), got {type(override).__name__}")
+    _check_shape(override)
     name = (override.get("metadata") or {}).get("name")
     if name is None:
         return None
@@ -174,8 +194,7 @@ def _apply_v1alpha1(dgd: dict, override: dict) -> list[str]:
 
 def apply_dgd_override(dgd: dict, override: dict) -> tuple[dict, list[str]]:
     """Return the v1alpha1 `dgd` with `override` merged in, and the warnings raised."""
-    if not isinstance(override, dict):
-        raise OverrideError(f"overrides.dgd must be a mapping (a partial DynamoGraphDeployment), got {type(override).__name__}")
+    _check_shape(override)
     if "status" in override:
         raise OverrideError("overrides.dgd.status is not allowed; an override may only set metadata and spec")
     for key in ("metadata", "spec"):

@@ -98,7 +98,8 @@ def _build_services(inputs: RenderInputs, pick: Pick, *, profile_data: bool) -> 
             built[name] = services.build_mocker_worker(inputs, role=role, layout=layout, profile_data=profile_data)
             continue
         built[name] = services.build_worker(inputs, backend=pick.backend, role=role, layout=layout)
-        if layout.gpus_per_worker > inputs.num_gpus_per_node and layout.tp * layout.pp <= inputs.num_gpus_per_node:
+        pod_gpus = int(built[name]["resources"]["limits"]["gpu"]) * built[name].get("multinode", {}).get("nodeCount", 1)
+        if layout.gpus_per_worker > pod_gpus:
             warnings.append(
                 f"service {name!r} has {layout.gpus_per_worker} GPUs per worker ({layout.parallel}) but its pods "
                 f"request {inputs.num_gpus_per_node}, one node's worth: data-parallel ranks do not span nodes in "

@@ -301,6 +301,9 @@ def _format(error: ValidationError) -> list[str]:
     for item in error.errors():
         where = ".".join(str(part) for part in item["loc"]) or "(root)"
         message = item["msg"].removeprefix("Value error, ")
+        value = item.get("input")
+        if isinstance(value, (str, int, float, bool)):
+            message += f" (got {value!r})"  # say what was written, not only what was wrong
         lines.append(f"{where}: {message}")
     return lines
 

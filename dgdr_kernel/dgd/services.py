@@ -82,12 +82,22 @@ def gpu_limit(layout: EngineLayout, num_gpus_per_node: int) -> int:
     return min(layout.gpus_per_worker, num_gpus_per_node)
 
 
-def node_count(layout: EngineLayout, num_gpus_per_node: int) -> int:
-    """Nodes one engine instance spans: TP x PP GPUs over the node size.
+# Backends whose attention data-parallel ranks live inside one tensor-parallel
+# group: the engine is launched with --tp / --tensor-parallel-size = tp x dp.
+DP_IN_TP_GROUP_BACKENDS = ("sglang", "trtllm")
 
-    Data-parallel shards are independent engines and never add nodes.
+
+def node_count(layout: EngineLayout, num_gpus_per_node: int, backend: str) -> int:
+    """Nodes one engine instance spans: its launch world size over the node size.
+
+    vLLM data-parallel shards are independent engines and never add nodes, so
+    its world is TP x PP. SGLang and TensorRT-LLM run attention DP inside the
+    TP group (the rendered TP size is tp x dp), so every rank counts.
     """
-    return math.ceil(layout.tp * layout.pp / num_gpus_per_node)
+    world = layout.tp * layout.pp
+    if backend in DP_IN_TP_GROUP_BACKENDS:
+        world *= layout.dp
+    return math.ceil(world / num_gpus_per_node)
 
 
 def build_worker(inputs: RenderInputs, *, backend: str, role: Role, layout: EngineLayout) -> dict:
@@ -105,7 +115,7 @@ def build_worker(inputs: RenderInputs, *, backend: str, role: Role, layout: Engi
         service["subComponentType"] = role
     service["replicas"] = layout.workers
     service["resources"] = {"limits": {"gpu": str(gpu_limit(layout, inputs.num_gpus_per_node))}}
-    nodes = node_count(layout, inputs.num_gpus_per_node)
+    nodes = node_count(layout, inputs.num_gpus_per_node, backend)
     if nodes > 1:
         service["multinode"] = {"nodeCount": nodes}
 
