@@ -142,7 +142,8 @@ def profile(
 
     inputs = render_inputs_from_request(request)
     report(ProfilingPhase.BUILDING_CURVES.value, f"pricing planner curves for {selection.chosen.mode} {selection.chosen.backend}")
-    warnings = list(loaded_dgdr.warnings) + list(request.warnings) + list(selection.warnings)
+    # request.warnings already starts with the DGDR's own warnings.
+    warnings = list(request.warnings) + list(selection.warnings)
     try:
         curves = build_planner_curves(request, selection.chosen)
     except DgdrError as exc:

@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-__all__ = ["PlannerConfig", "PlannerRuleProblem", "find_planner_rule_problems"]
+from dgdr_kernel.errors import SpecProblem
+
+__all__ = ["PlannerConfig", "find_planner_rule_problems"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,16 +44,6 @@ RULE_PROBLEMS_CONTEXT_KEY = "planner_rule_problems"
 WARNINGS_CONTEXT_KEY = "planner_warnings"
 
 SweepMode = Literal["rapid", "thorough", "none"]
-
-
-@dataclass(frozen=True)
-class PlannerRuleProblem:
-    """One broken PlannerConfig rule: the field to change, what is wrong, how to fix it."""
-
-    field: str
-    message: str
-    value: object = None
-    fix: str | None = None
 
 
 class PlannerConfig(BaseModel):
@@ -159,7 +150,7 @@ class PlannerConfig(BaseModel):
         if collected is not None:
             collected.extend(problems)
         elif problems:
-            raise ValueError("; ".join(f"{p.field}: {p.message}" for p in problems))
+            raise ValueError("; ".join(f"{p.path}: {p.message}" for p in problems))
         return self
 
     def scaling_enabled(self) -> bool:
@@ -167,13 +158,16 @@ class PlannerConfig(BaseModel):
         return self.enable_throughput_scaling or self.enable_load_scaling
 
 
-def find_planner_rule_problems(config: PlannerConfig) -> list[PlannerRuleProblem]:
-    """List every cross-field rule that `config` breaks (empty when it is valid)."""
-    problems: list[PlannerRuleProblem] = []
+def find_planner_rule_problems(config: PlannerConfig) -> list[SpecProblem]:
+    """List every cross-field rule that `config` breaks (empty when it is valid).
+
+    Each problem's path is relative to the planner config (`features.planner`).
+    """
+    problems: list[SpecProblem] = []
 
     if config.environment == "global-planner" and not config.global_planner_namespace:
         problems.append(
-            PlannerRuleProblem(
+            SpecProblem(
                 "global_planner_namespace",
                 "is required when environment is global-planner",
                 None,
@@ -183,7 +177,7 @@ def find_planner_rule_problems(config: PlannerConfig) -> list[PlannerRuleProblem
 
     if not config.enable_throughput_scaling and not config.enable_load_scaling:
         problems.append(
-            PlannerRuleProblem(
+            SpecProblem(
                 "enable_throughput_scaling",
                 "at least one of enable_throughput_scaling and enable_load_scaling must be true",
                 False,
@@ -193,7 +187,7 @@ def find_planner_rule_problems(config: PlannerConfig) -> list[PlannerRuleProblem
 
     if config.enable_throughput_scaling and config.pre_deployment_sweeping_mode in (None, "none"):
         problems.append(
-            PlannerRuleProblem(
+            SpecProblem(
                 "pre_deployment_sweeping_mode",
                 "throughput scaling needs pre-deployment sweeping to profile the engines",
                 config.pre_deployment_sweeping_mode,
@@ -204,7 +198,7 @@ def find_planner_rule_problems(config: PlannerConfig) -> list[PlannerRuleProblem
     both_on = config.enable_throughput_scaling and config.enable_load_scaling
     if both_on and config.load_adjustment_interval >= config.throughput_adjustment_interval:
         problems.append(
-            PlannerRuleProblem(
+            SpecProblem(
                 "load_adjustment_interval",
                 f"must be shorter than throughput_adjustment_interval ({config.throughput_adjustment_interval} s) "
                 "when both scaling modes are on",

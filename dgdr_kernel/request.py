@@ -62,7 +62,16 @@ class ResolvedRequest:
 
     @property
     def gpu(self) -> "GpuSpec":
-        return self.hardware.gpu
+        """The catalog SKU with the resolved memory per GPU.
+
+        hardware.vramMb (or the memory nvidia-smi or the node labels report)
+        wins over the catalog's figure, so an A100 40GB detected as a100_sxm is
+        planned with 40 GB, not the catalog's 80 GB.
+        """
+        gpu = self.hardware.gpu
+        if self.hardware.vram_mib and self.hardware.vram_mib != gpu.vram_mib:
+            gpu = gpu.model_copy(update={"vram_mib": self.hardware.vram_mib})
+        return gpu
 
 
 def resolve_request(dgdr: "LoadedDgdr", **hardware_options) -> ResolvedRequest:

@@ -54,9 +54,34 @@ def build_sla_targets(sla: "SlaSpec") -> SlaTargets:
     return SlaTargets(ttft_ms=sla.ttft, itl_ms=sla.itl)
 
 
-def expand_backends(backend: str) -> tuple[str, ...]:
-    """Return the backends to sweep: all three for `auto`, else the one named."""
-    return ALL_BACKENDS if backend == "auto" else (backend,)
+# TensorRT-LLM builds CUDA kernels only; it has no AMD (ROCm) port.
+NVIDIA_ONLY_BACKENDS: tuple[str, ...] = ("trtllm",)
+
+
+def expand_backends(backend: str, vendor: str = "nvidia", *, source: str | None = None) -> tuple[str, ...]:
+    """Return the backends to sweep: those of the GPU vendor for `auto`, else the one named.
+
+    Raises
+    ------
+    SpecError
+        When the named backend does not run on the vendor's GPUs.
+    """
+    if backend == "auto":
+        return tuple(b for b in ALL_BACKENDS if vendor == "nvidia" or b not in NVIDIA_ONLY_BACKENDS)
+    if vendor != "nvidia" and backend in NVIDIA_ONLY_BACKENDS:
+        allowed = [b for b in ALL_BACKENDS if b not in NVIDIA_ONLY_BACKENDS]
+        raise SpecError(
+            [
+                SpecProblem(
+                    "backend",
+                    f"runs on NVIDIA GPUs only, and hardware.gpuSku is an {vendor.upper()} GPU",
+                    backend,
+                    f"set backend to one of {allowed} or auto, or choose an NVIDIA hardware.gpuSku",
+                )
+            ],
+            source=source,
+        )
+    return (backend,)
 
 
 def find_context_window_problems(spec: "DgdrSpec", arch: "ModelArch") -> list[SpecProblem]:
@@ -116,6 +141,7 @@ def build_resolved_request(dgdr: "LoadedDgdr", **hardware_options) -> ResolvedRe
         raise SpecError(problems, source=dgdr.source)
 
     hardware = resolve_hardware(spec.hardware, **hardware_options)
+    backends = expand_backends(spec.backend, hardware.gpu.vendor, source=dgdr.source)
     picking_mode = determine_picking_mode(spec)
     # Hardware notes (a total assumed from one node, the 32-GPU cap on a
     # discovered total) change the plan, so the user sees them with the pick.
@@ -148,13 +174,13 @@ def build_resolved_request(dgdr: "LoadedDgdr", **hardware_options) -> ResolvedRe
         hardware.gpu.sku,
         hardware.total_gpus,
         picking_mode.value,
-        ",".join(expand_backends(spec.backend)),
+        ",".join(backends),
     )
     return ResolvedRequest(
         dgdr=dgdr,
         hardware=hardware,
         arch=arch,
-        backends=expand_backends(spec.backend),
+        backends=backends,
         picking_mode=picking_mode,
         sla=build_sla_targets(spec.sla),
         isl=spec.workload.isl,

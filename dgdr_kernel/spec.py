@@ -28,11 +28,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from dgdr_kernel.errors import SpecError, SpecProblem
-from dgdr_kernel.plannerconfig import (
-    RULE_PROBLEMS_CONTEXT_KEY,
-    WARNINGS_CONTEXT_KEY,
-    PlannerRuleProblem,
-)
+from dgdr_kernel.plannerconfig import RULE_PROBLEMS_CONTEXT_KEY, WARNINGS_CONTEXT_KEY
 from dgdr_kernel.spec_models import DEFAULT_IMAGE, GPU_SKUS, DgdrSpec, find_rule_problems
 
 __all__ = [
@@ -124,16 +120,33 @@ def _read_error(source_name: str, message: str, fix: str | None = None) -> SpecE
     return SpecError([SpecProblem("(document)", message, None, fix)], source=source_name)
 
 
+def _unique_json_object(pairs: list[tuple[str, Any]]) -> dict:
+    keys = [key for key, _ in pairs]
+    duplicates = sorted({key for key in keys if keys.count(key) > 1})
+    if duplicates:
+        raise ValueError(f"duplicate key {duplicates[0]!r}")
+    return dict(pairs)
+
+
 def parse_text(text: str, source_name: str) -> Any:
     """Parse YAML or JSON text into Python data, rejecting duplicate keys and multiple documents."""
     if text.lstrip().startswith("{"):
         try:
-            return json.loads(text)
+            return json.loads(text, object_pairs_hook=_unique_json_object)
         except json.JSONDecodeError as exc:
-            raise _read_error(
-                source_name, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
-            ) from None
+            json_error = _read_error(source_name, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")
+        except ValueError as exc:
+            raise _read_error(source_name, f"invalid JSON: {exc}", "keep one of the two values") from None
+        # `{model: x}` is flow-style YAML rather than JSON; report the JSON error
+        # only when the text is neither.
+        try:
+            return _parse_yaml(text, source_name)
+        except SpecError:
+            raise json_error from None
+    return _parse_yaml(text, source_name)
 
+
+def _parse_yaml(text: str, source_name: str) -> Any:
     try:
         documents = [doc for doc in yaml.load_all(text, Loader=_UniqueKeyLoader) if doc is not None]
     except yaml.YAMLError as exc:
@@ -440,8 +453,8 @@ def _problem_from_error(error: dict, prefix: tuple = ()) -> SpecProblem:
     return SpecProblem(path, message, value)
 
 
-def _planner_rule_to_problem(problem: PlannerRuleProblem) -> SpecProblem:
-    return SpecProblem(f"features.planner.{problem.field}", problem.message, problem.value, problem.fix)
+def _planner_rule_to_problem(problem: SpecProblem) -> SpecProblem:
+    return SpecProblem(f"features.planner.{problem.path}", problem.message, problem.value, problem.fix)
 
 
 # --------------------------------------------------------------------------- defaults
@@ -488,7 +501,7 @@ def load_dgdr(source: str | os.PathLike | Mapping) -> LoadedDgdr:
     spec = None
     if spec_data is not None:
         rule_problems, rule_warnings = find_rule_problems(spec_data)
-        planner_rule_problems: list[PlannerRuleProblem] = []
+        planner_rule_problems: list[SpecProblem] = []
         planner_warnings: list[str] = []
         try:
             spec = DgdrSpec.model_validate(

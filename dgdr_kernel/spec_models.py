@@ -161,12 +161,13 @@ class SlaSpec(_SpecModel):
     @model_validator(mode="after")
     def _fill_latency_defaults(self) -> "SlaSpec":
         # Assigning through object.__setattr__ keeps the fields out of
-        # model_fields_set, so the loader reports them as defaults.
+        # model_fields_set, so the loader reports them as defaults; an explicit
+        # null is taken out of it, since the default replaces it too.
         if self.e2e_latency is None:
-            if self.ttft is None:
-                object.__setattr__(self, "ttft", 2000.0)
-            if self.itl is None:
-                object.__setattr__(self, "itl", 30.0)
+            for name, default_ms in (("ttft", 2000.0), ("itl", 30.0)):
+                if getattr(self, name) is None:
+                    object.__setattr__(self, name, default_ms)
+                    self.model_fields_set.discard(name)
         return self
 
 
@@ -356,6 +357,9 @@ def find_rule_problems(spec: Mapping) -> tuple[list[SpecProblem], list[str]]:
                 "name the PersistentVolumeClaim that holds the model, or remove pvcModelPath",
             )
         )
+    problems += _check_model_cache_paths(model_cache)
+
+    problems += _check_job_tolerations(section("overrides").get("profilingJob"))
 
     dgd = section("overrides").get("dgd")
     if isinstance(dgd, Mapping):
@@ -364,6 +368,63 @@ def find_rule_problems(spec: Mapping) -> tuple[list[SpecProblem], list[str]]:
         warnings += warnings_dgd
 
     return problems, warnings
+
+
+def _check_job_tolerations(job: Any) -> list[SpecProblem]:
+    """Check the profiling Job's tolerations, which are copied onto every DGD service."""
+    from dgdr_kernel.dgd.schema import check_kubernetes_object
+
+    path = "overrides.profilingJob.template.spec.tolerations"
+    template = job.get("template") if isinstance(job, Mapping) else None
+    pod_spec = template.get("spec") if isinstance(template, Mapping) else None
+    tolerations = pod_spec.get("tolerations") if isinstance(pod_spec, Mapping) else None
+    if tolerations is None:
+        return []
+    problems = []
+    for line in check_kubernetes_object(tolerations, "list[V1Toleration]", path):
+        where, _, message = line.partition(": ")
+        problems.append(
+            SpecProblem(where, message, None, "write each toleration as in a pod spec, e.g. {key: nvidia.com/gpu, operator: Exists}")
+        )
+    return problems
+
+
+def _check_model_cache_paths(model_cache: Mapping) -> list[SpecProblem]:
+    """Check that the PVC name and paths can appear in a pod spec as written."""
+    from dgdr_kernel.dgd.naming import is_dns1123_subdomain, to_dns1123_label
+
+    problems = []
+    pvc_name = model_cache.get("pvcName")
+    if isinstance(pvc_name, str) and pvc_name and not is_dns1123_subdomain(pvc_name):
+        problems.append(
+            SpecProblem(
+                "modelCache.pvcName",
+                "is not a valid PersistentVolumeClaim name (DNS-1123: lowercase letters, digits, '-' and '.')",
+                pvc_name,
+                f"use the claim's name as `kubectl get pvc` prints it, e.g. {to_dns1123_label(pvc_name)!r}",
+            )
+        )
+    mount_path = model_cache.get("pvcMountPath")
+    if isinstance(mount_path, str) and mount_path and not mount_path.startswith("/"):
+        problems.append(
+            SpecProblem(
+                "modelCache.pvcMountPath",
+                "must be an absolute path, as Kubernetes requires of a volume mount",
+                mount_path,
+                f"use '/{mount_path.strip('/')}' or remove the field for /opt/model-cache",
+            )
+        )
+    model_path = model_cache.get("pvcModelPath")
+    if isinstance(model_path, str) and ".." in model_path.split("/"):
+        problems.append(
+            SpecProblem(
+                "modelCache.pvcModelPath",
+                "must not contain '..', which would leave the mounted PVC",
+                model_path,
+                "give the model's folder relative to the PVC root, e.g. hub/models--Qwen--Qwen3-32B",
+            )
+        )
+    return problems
 
 
 def _check_dgd_override(dgd: Mapping) -> tuple[list[SpecProblem], list[str]]:

@@ -186,3 +186,16 @@ def test_bare_spec_gets_dns1123_names(tmp_path, dgdr):
 
     for document in yaml.safe_load_all((out / "final_config.yaml").read_text()):
         assert is_dns1123_subdomain(document["metadata"]["name"])
+
+
+def test_result_lists_each_warning_once():
+    from dgdr_kernel.pipeline import profile
+    from dgdr_kernel.spec import load_dgdr
+
+    # gb200_sxm is the deprecated alias of gb200: one DGDR warning, which the
+    # result listed twice (once from the DGDR, once from the resolved request).
+    loaded = load_dgdr(BASE_DGDR.format(name="q").replace("h200_sxm", "gb200_sxm").replace("numGpusPerNode: 8", "numGpusPerNode: 4"))
+    assert len(loaded.warnings) == 1
+    result = profile(loaded, progress=lambda phase, message: None)
+    assert len(result.warnings) == len(set(result.warnings))
+    assert loaded.warnings[0] in result.warnings

@@ -118,6 +118,35 @@ def test_expand_backends():
     assert expand_backends("sglang") == ("sglang",)
 
 
+def test_auto_on_amd_gpus_skips_tensorrt_llm():
+    # TensorRT-LLM is CUDA-only (NVIDIA); hwdata/mi300.yaml has vendor: amd.
+    dgdr = load_dgdr({"model": "Qwen/Qwen3-8B", "hardware": {"gpuSku": "mi300", "totalGpus": 8, "numGpusPerNode": 8}})
+    request = resolve_request(dgdr, **OFFLINE)
+    assert request.backends == ("vllm", "sglang")
+
+
+def test_trtllm_on_amd_gpus_is_rejected():
+    spec = {"model": "Qwen/Qwen3-8B", "backend": "trtllm", "hardware": {"gpuSku": "mi200", "totalGpus": 8, "numGpusPerNode": 8}}
+    with pytest.raises(SpecError, match=r"backend: runs on NVIDIA GPUs only.*\(got 'trtllm'\); set backend to one of"):
+        resolve_request(load_dgdr(spec), **OFFLINE)
+
+
+def test_resolved_vram_wins_over_the_catalog_in_the_sweep():
+    # An A100 40GB maps to a100_sxm, whose catalog entry is the 80GB part
+    # (hwdata/a100_sxm.yaml). With vramMb 40960 the sweep must plan for 40 GiB:
+    # Qwen3-32B's 32.76 B bf16 parameters (65.5 GB) then need TP2 at least.
+    from dgdr_kernel.sweep import run_sweep
+
+    spec = {"model": "Qwen/Qwen3-32B", "backend": "vllm", "hardware": {"gpuSku": "a100_sxm", "totalGpus": 8, "numGpusPerNode": 8, "vramMb": 40960}}
+    request = resolve_request(load_dgdr(spec), **OFFLINE)
+    assert request.gpu.vram_mib == 40960
+    assert request.hardware.gpu.vram_mib == 81920  # the catalog itself is untouched
+
+    agg = run_sweep(request).query("mode == 'agg'")
+    assert not agg[agg["d_tp"] == 1]["fits"].any()
+    assert agg[agg["d_tp"] == 2]["fits"].any()
+
+
 def test_isl_beyond_context_window():
     dgdr = load_dgdr({"model": "Qwen/Qwen3-32B", "workload": {"isl": 50000, "osl": 100}, "hardware": HARDWARE})
 

@@ -63,6 +63,34 @@ def test_yaml_and_json_text_give_same_spec():
     assert from_yaml.metadata == from_json.metadata
 
 
+def test_null_ttft_itl_without_e2e_are_reported_as_defaults():
+    # Without e2eLatency, null ttft/itl fall back to 2000 and 30 ms (the upstream
+    # profiler's defaults); the user must see that those values were assumed.
+    loaded = load_dgdr({"model": "Qwen/Qwen3-8B", "sla": {"ttft": None, "itl": None}})
+    assert (loaded.spec.sla.ttft, loaded.spec.sla.itl) == (2000.0, 30.0)
+    assert {"sla.ttft", "sla.itl"} <= set(loaded.defaults_applied)
+
+
+def test_flow_style_yaml_is_accepted():
+    # `{...}` on one line is flow-style YAML; it was sent to the JSON parser only
+    # and rejected with "Expecting property name enclosed in double quotes".
+    loaded = load_dgdr("{model: Qwen/Qwen3-8B, workload: {isl: 1000}}\n")
+    assert loaded.spec.model == "Qwen/Qwen3-8B"
+    assert loaded.spec.workload.isl == 1000
+
+
+def test_json_duplicate_key_rejected_like_yaml():
+    # json.loads keeps the last of two equal keys silently; YAML input already
+    # rejects them, so JSON input must too.
+    with pytest.raises(SpecError, match="duplicate key 'model'"):
+        load_dgdr('{"model": "Qwen/Qwen3-8B", "model": "Qwen/Qwen3-32B"}\n')
+
+
+def test_broken_json_reports_the_json_error():
+    with pytest.raises(SpecError, match="invalid JSON at line 1"):
+        load_dgdr('{"model": "Qwen/Qwen3-8B" "backend": "vllm"}\n')
+
+
 def test_json_file_whole_cr_keeps_labels():
     loaded = load_dgdr(str(FIXTURES / "valid-whole-cr.json"))
 

@@ -102,7 +102,21 @@ def validate_source(name: str) -> ValidationResult:
 
     result = ValidationResult(source=dgdr.source, dgdr=dgdr, warnings=list(dgdr.warnings))
     _check_context_window(result)
+    _check_backend_vendor(result)
     return result
+
+
+def _check_backend_vendor(result: ValidationResult) -> None:
+    from dgdr_kernel.hardware import get_gpu
+    from dgdr_kernel.resolve import expand_backends
+
+    spec = result.dgdr.spec
+    if spec.hardware.gpu_sku is None:
+        return  # the vendor is known once profile detects the GPUs
+    try:
+        expand_backends(spec.backend, get_gpu(spec.hardware.gpu_sku).vendor)
+    except SpecError as exc:
+        result.problems += exc.problems
 
 
 def _check_context_window(result: ValidationResult) -> None:
