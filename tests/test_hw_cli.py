@@ -53,6 +53,16 @@ def test_hw_list_table_values(capsys):
     assert "(gb200_sxm)" in gb200_row
 
 
+def test_hw_list_shows_fp16_where_there_is_no_bf16(capsys):
+    # T4 datasheet: FP16 mixed precision 65 TFLOPS, no BF16 tensor cores; the
+    # table printed '-' there, and a footer that said "no tensor-core support".
+    run_hw(["list"])
+    out = capsys.readouterr().out
+    t4_row = next(line for line in out.splitlines() if line.startswith("t4 "))
+    assert t4_row.split()[-5:-2] == ["65", "-", "-"]
+    assert "no tensor-core support" not in out
+
+
 @pytest.mark.parametrize("output", ["json", "yaml"])
 def test_hw_list_structured_output(capsys, output):
     run_hw(["list", "--output", output])

@@ -18,7 +18,7 @@ _LIST_COLUMNS = (
     "name",
     "VRAM GiB",
     "HBM TB/s",
-    "bf16 TFLOP/s",
+    "fp16/bf16 TFLOP/s",
     "fp8 TFLOP/s",
     "fp4 TFLOP/s",
     "GPUs/node",
@@ -84,8 +84,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     detect_parser.set_defaults(func=run_detect)
 
 
-def _format_tflops(gpu: GpuSpec, precision: str) -> str:
-    value = gpu.dense_tflops.get(precision)
+def _format_tflops(gpu: GpuSpec, *precisions: str) -> str:
+    """Format the first of `precisions` the GPU has tensor cores for, else '-'."""
+    value = next((gpu.dense_tflops[p] for p in precisions if p in gpu.dense_tflops), None)
     return "-" if value is None else f"{value:g}"
 
 
@@ -99,7 +100,7 @@ def _list_rows(catalog: dict[str, GpuSpec]) -> list[tuple[str, ...]]:
                 gpu.name,
                 f"{gpu.vram_gib:g}",
                 f"{gpu.hbm_gb_per_s / 1000:g}",
-                _format_tflops(gpu, "bf16"),
+                _format_tflops(gpu, "bf16", "fp16"),
                 _format_tflops(gpu, "fp8"),
                 _format_tflops(gpu, "fp4"),
                 str(gpu.gpus_per_node),
@@ -126,7 +127,7 @@ def run_list(args: argparse.Namespace) -> int:
     catalog = load_catalog()
     if args.output == "table":
         print(_render_table(_LIST_COLUMNS, _list_rows(catalog)))
-        print("\nTFLOP/s: dense tensor-core peak per GPU ('-': no tensor-core support). `dgdr hw show SKU` cites sources.")
+        print("\nTFLOP/s: dense tensor-core peak per GPU ('-': no tensor cores for that precision). `dgdr hw show SKU` cites sources.")
     else:
         print(_dump({sku: catalog[sku].model_dump(mode="json") for sku in sorted(catalog)}, args.output))
     return 0
