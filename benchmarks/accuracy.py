@@ -1,0 +1,118 @@
+"""Accuracy of the performance model against measured serving rows.
+
+Predicts every row of a measured-serving CSV, agg and disagg (the disagg
+layout is read from `notes`). Prints, overall and per (model, GPU, engine,
+precision) group, the median and mean absolute percentage error of TTFT and
+ITL (the CSV's TPOT) and the share of rows within 20 %. Lists the rows it
+cannot predict with the reason.
+
+Usage::
+
+    python benchmarks/accuracy.py CSV [--json] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+import pandas as pd
+
+from dgdr_kernel.errors import DgdrError
+from dgdr_kernel.hardware import get_gpu
+from dgdr_kernel.modelarch import resolve_model
+from dgdr_kernel.perf.measured import map_rows, predict_rows, read_measured
+
+GROUP_KEYS = ["model_label", "gpu_label", "engine_label", "precision"]
+
+
+def predict_csv(path) -> pd.DataFrame:
+    """Return every row of the CSV with predicted TTFT and ITL, errors and the reason a row was not predicted."""
+    mapped = map_rows(read_measured(path), resolve_model, get_gpu)
+    predicted = predict_rows(mapped, get_gpu)
+    predicted["ttft_error_pct"] = (predicted["predicted_ttft_ms"] / predicted["measured_ttft_ms"] - 1.0) * 100.0
+    predicted["itl_error_pct"] = (predicted["predicted_itl_ms"] / predicted["measured_itl_ms"] - 1.0) * 100.0
+    predicted["precision"] = predicted["precision"].fillna("unstated")
+    return predicted
+
+
+def summarise(rows: pd.DataFrame) -> dict:
+    """Return row counts, median and mean absolute errors and the share within 20 % of TTFT and ITL."""
+    predicted = rows[rows["reason"] == ""]
+    summary = {"rows": int(len(rows)), "rows_predicted": int(len(predicted))}
+    for name in ("ttft", "itl"):
+        error = predicted[f"{name}_error_pct"].abs()
+        error = error[np.isfinite(error)]
+        summary[f"{name}_compared"] = int(len(error))
+        summary[f"{name}_median_abs_error_pct"] = round(float(error.median()), 1) if len(error) else None
+        summary[f"{name}_mean_abs_error_pct"] = round(float(error.mean()), 1) if len(error) else None
+        summary[f"{name}_within_20_pct"] = round(float((error <= 20.0).mean()), 3) if len(error) else None
+    return summary
+
+
+def build_report(predicted: pd.DataFrame) -> dict:
+    """Return the summary, overall and per group, agg and disagg separately, with the unpredicted rows."""
+    report = {}
+    for mode in ("agg", "disagg"):
+        rows = predicted[predicted["mode"] == mode]
+        groups = []
+        for key, group in rows.groupby(GROUP_KEYS, sort=True, dropna=False):
+            groups.append({**dict(zip(["model", "gpu", "engine", "precision"], key)), **summarise(group)})
+        report[mode] = {"overall": summarise(rows), "groups": groups}
+    skipped = predicted[predicted["reason"] != ""]
+    report["not_predicted"] = {reason: int(count) for reason, count in skipped["reason"].value_counts().items()}
+    return report
+
+
+def _format(value):
+    return "-" if value is None else f"{value}"
+
+
+def print_report(report: dict) -> None:
+    for mode in ("agg", "disagg"):
+        overall = report[mode]["overall"]
+        print(f"== {mode}: {overall['rows_predicted']} of {overall['rows']} rows predicted")
+        print(
+            f"   TTFT median {_format(overall['ttft_median_abs_error_pct'])} %, mean {_format(overall['ttft_mean_abs_error_pct'])} %, "
+            f"within 20 %: {_format(overall['ttft_within_20_pct'])} | ITL median {_format(overall['itl_median_abs_error_pct'])} %, "
+            f"mean {_format(overall['itl_mean_abs_error_pct'])} %, within 20 %: {_format(overall['itl_within_20_pct'])}"
+        )
+        table = pd.DataFrame(report[mode]["groups"])
+        if not table.empty:
+            columns = ["model", "gpu", "engine", "precision", "rows", "rows_predicted", "ttft_median_abs_error_pct", "ttft_mean_abs_error_pct", "ttft_within_20_pct", "itl_median_abs_error_pct", "itl_mean_abs_error_pct", "itl_within_20_pct"]
+            renamed = table[columns].rename(columns=lambda name: name.replace("_abs_error_pct", "_%").replace("_within_20_pct", "_in20"))
+            print(renamed.to_string(index=False))
+        print()
+    print("== rows not predicted")
+    for reason, count in report["not_predicted"].items():
+        print(f"   {count:5d}  {reason}")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Compare performance-model predictions with a measured-serving CSV.")
+    parser.add_argument("csv", help="measured-serving CSV (columns as in measured_serving.csv)")
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON object")
+    parser.add_argument("--out", metavar="FILE", help="write every row with its predicted TTFT and ITL to this CSV file")
+    args = parser.parse_args(argv)
+
+    try:
+        predicted = predict_csv(args.csv)
+    except DgdrError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    report = build_report(predicted)
+
+    if args.out:
+        columns = ["row", "mode", "model_label", "gpu_label", "engine_label", "precision", "isl", "osl", "concurrency", "measured_ttft_ms", "predicted_ttft_ms", "ttft_error_pct", "measured_itl_ms", "predicted_itl_ms", "itl_error_pct", "provenance", "assumption", "reason"]
+        predicted.reindex(columns=columns).to_csv(args.out, index=False)
+    if args.json:
+        print(json.dumps(report, indent=None))
+    else:
+        print_report(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
