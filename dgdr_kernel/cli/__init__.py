@@ -12,6 +12,7 @@ import importlib
 import logging
 import sys
 
+from dgdr_kernel import __version__
 from dgdr_kernel.errors import DgdrError
 
 __all__ = ["main"]
@@ -31,6 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
             "DynamoGraphDeploymentRequest (DGDR), sweep serving configurations, "
             "pick one and write the DynamoGraphDeployment (DGD)."
         ),
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"%(prog)s {__version__}",
+        help="print the version and exit",
     )
     parser.add_argument(
         "--log-level",

@@ -29,10 +29,11 @@ _LIST_COLUMNS = (
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "hw",
-        help="print the GPU catalog",
+        help="print the GPU catalog or detect the local hardware",
         description=(
-            "Print the GPU catalog shipped in hwdata/. TFLOP/s are dense (non-sparse) "
-            "tensor-core peaks per GPU; bandwidths are GB/s or TB/s per GPU."
+            "Print the GPU catalog shipped in hwdata/, or detect the hardware as "
+            "`dgdr profile` resolves it. TFLOP/s are dense (non-sparse) tensor-core "
+            "peaks per GPU; bandwidths are GB/s or TB/s per GPU."
         ),
     )
     actions = parser.add_subparsers(dest="hw_command", metavar="ACTION")
