@@ -34,6 +34,7 @@ CHANGES = (
     ("itl_ms", (15.0, 30.0)),
     ("load_kind", (LOAD_KINDS[1], LOAD_KINDS[0])),
     ("backend", ("vllm", "auto")),
+    ("gpu_sku", ("h100_sxm", "b200_sxm", "h200_sxm")),
     ("total_gpus", (16, 8)),
 )
 
@@ -69,9 +70,12 @@ def main() -> None:
         for attribute, values in CHANGES:
             control = getattr(app, attribute)
             for value in values:
+                app.last_redraw_ms = None
                 started = time.perf_counter()
                 control.value = value
                 total_ms = (time.perf_counter() - started) * 1000.0
+                if app.last_redraw_ms is None:  # the plan failed; a stale time would mislead
+                    raise SystemExit(f"{attribute} = {value!r} did not re-plan: {app.status.value}")
                 rows.append((attribute, value, app.last_redraw_ms, total_ms, len(app.view.selection.candidates)))
 
     data_ms = [row[2] for row in rows]

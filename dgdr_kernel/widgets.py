@@ -143,7 +143,6 @@ class PlannerApp:
         self.controls = [self.isl, self.osl, self.ttft_ms, self.itl_ms, self.load_kind, self.load_value, self.gpu_sku, self.total_gpus, self.backend]
         self.status = widgets.HTML()
         self.pick = widgets.HTML()
-        self.figure_outputs = {}
         self.view: PlanView | None = None
         self.last_redraw_ms: float | None = None
 
@@ -186,7 +185,10 @@ class PlannerApp:
             view = compute_plan(self.document())
         except DgdrError as exc:
             logger.info("interactive plan rejected: %s", exc)
-            self.status.value = f'<pre style="color:#a4281b;white-space:pre-wrap">{html.escape(str(exc))}</pre>'
+            self.status.value = (
+                f'<pre style="color:#a4281b;white-space:pre-wrap">{html.escape(str(exc))}</pre>'
+                + ("<small>The pick and figures below are from the last valid settings.</small>" if self.view else "")
+            )
             return
         self.last_redraw_ms = (time.perf_counter() - started) * 1000.0
         self.view = view

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from importlib.resources import files
 from pathlib import Path
 
 import nbformat
@@ -21,6 +22,7 @@ from dgdr_kernel.spec import load_dgdr
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SPEC = EXAMPLES / "qwen3-32b-h200.yaml"
+NOTEBOOK = files("dgdr_kernel.notebooks") / "capacity_planner.ipynb"
 
 
 @pytest.fixture(scope="module")
@@ -154,3 +156,29 @@ def test_report_reruns_over_failed_run(tmp_path, capsys):
     assert main(["report", str(SPEC), "-o", str(out)]) == 0
     assert (out / "report.html").is_file()
     assert not (out / "capacity_planner.failed.ipynb").exists()
+
+
+def test_report_shows_reasons_in_full(report_dir):
+    page = (report_dir / "report.html").read_text(encoding="utf-8")
+    # The rank-1 reason for picking mode `default`, as `tables._reason_against`
+    # words it: over 50 characters, which pandas cuts by default.
+    assert "chosen: highest tokens/s/GPU over the whole budget under the SLA" in page
+
+
+def test_notebook_without_output_dir_writes_nothing(tmp_path, monkeypatch):
+    import papermill
+
+    # The kernel inherits TMPDIR, so a bundle put in a temporary folder would land here.
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setenv("TMPDIR", str(scratch))
+    executed = tmp_path / "executed.ipynb"
+
+    papermill.execute_notebook(
+        str(NOTEBOOK), str(executed), parameters={"output_dir": ""}, kernel_name="python3", progress_bar=False
+    )
+
+    assert sorted(path.name for path in scratch.glob("dgdr-*")) == []
+    notebook = nbformat.read(executed, as_version=4)
+    streams = "".join(output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", []))
+    assert "no bundle written" in streams

@@ -185,6 +185,17 @@ def test_itl_curves_deduplicate_prefill_pairings(candidates, disagg_pick):
     assert fig.layout.yaxis.title.text == "mean ITL (ms)"
 
 
+
+def test_itl_legend_lists_sla_and_drawn_lines_first(candidates, disagg_pick):
+    fig = figures.figure_itl_vs_concurrency(candidates, itl_sla_ms=30.0, chosen=disagg_pick)
+
+    # Plotly orders legend entries by legendrank (default 1000), then by trace order.
+    order = sorted(range(len(fig.data)), key=lambda i: (fig.data[i].legendrank or 1000, i))
+    names = [fig.data[i].name for i in order]
+    hidden = [i for i, name in enumerate(names) if fig.data[order[i]].visible == "legendonly"]
+    assert names.index("ITL SLA 30 ms (checked on the mean)") < min(hidden)
+    assert names.index("disagg vllm tp4 (chosen)") < min(hidden)
+
 def test_memory_bars_fill_the_gpu():
     roles = pd.DataFrame(
         {"role": ["prefill", "decode"], "weights_gib_per_gpu": [32.0, 16.0],
@@ -267,7 +278,8 @@ def test_index_lists_failures(tmp_path):
     page = html.write_index(entries, tmp_path / "index.html").read_text()
 
     assert '<a href="ok-run/report.html">ok-run</a>' in page
-    assert "812.3" in page and "21.46" in page and "1,234.5" in page
+    for number in ("812.3", "21.46", "1,234.5"):
+        assert number in page
     assert "failed: invalid DGDR: hardware.gpuSku &lt;x&gt;" in page
     assert "1 succeeded, 1 failed" in page
 
@@ -304,6 +316,7 @@ def test_figures_are_valid_plotly(candidates, disagg_pick):
 
 
 def test_cost_per_million_tokens():
+    from dgdr_kernel.errors import ReportError
     from dgdr_kernel.report.compare import add_cost_columns
 
     table = pd.DataFrame({"gpu_sku": ["h200_sxm", "b200_sxm"], "tokens_per_s_per_gpu": [1000.0, 500.0]})
@@ -312,7 +325,7 @@ def test_cost_per_million_tokens():
     # 2 $/GPU-hour over 1000 tokens/s/GPU x 3600 s = 3.6e6 tokens per GPU-hour: 0.5556 $ per 1e6 tokens.
     assert priced["usd_per_million_output_tokens"][0] == pytest.approx(2.0 / 3.6)
     assert np.isnan(priced["usd_per_million_output_tokens"][1])
-    with pytest.raises(ValueError, match=r"usd_per_gpu_hour\['h200_sxm'\]"):
+    with pytest.raises(ReportError, match=r"usd_per_gpu_hour\['h200_sxm'\]"):
         add_cost_columns(table, {"h200_sxm": -1.0})
 
 
@@ -327,3 +340,21 @@ def test_compare_keeps_unplannable_rows():
     assert table["error"][0] == ""
     assert table["tokens_per_s_per_gpu"][0] > 0
     assert "hardware.gpuSku" in table["error"][1]
+
+
+def test_compare_auto_row_keeps_its_backend():
+    from dgdr_kernel.report.compare import compare_plans, figure_compare
+    from dgdr_kernel.report.inputs import build_dgdr_document
+
+    base = build_dgdr_document(model="Qwen/Qwen3-8B", gpu_sku="h100_sxm", total_gpus=8, num_gpus_per_node=8)
+    table = compare_plans(base, gpu_skus=["h100_sxm"], backends=["vllm", "sglang", "trtllm", "auto"], workloads={"chat": (4000, 1000)})
+
+    assert list(table["backend"]) == ["vllm", "sglang", "trtllm", "auto"]
+    # `auto` picks one of the three, with that backend's numbers.
+    auto = table.iloc[3]
+    same = table[table["backend"] == auto["picked_backend"]].iloc[0]
+    assert auto["tokens_per_s_per_gpu"] == pytest.approx(same["tokens_per_s_per_gpu"])
+    # One bar per row: no two rows share an x category.
+    (bars,) = figure_compare(table, value="tokens_per_s_per_gpu", title="t", y_title="y").data
+    assert len(set(bars.x)) == 4
+    assert bars.x[3] == f"h100_sxm<br>auto ({auto['picked_backend']})"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from dgdr_kernel.errors import SpecError
 from dgdr_kernel.hardware.catalog import get_gpu
 from dgdr_kernel.pipeline import profile
 from dgdr_kernel.report.inputs import build_dgdr_document, with_overrides
@@ -77,6 +78,28 @@ def test_gpu_sku_change_updates_memory(app):
     assert f"({vram_gib:.0f} GiB per GPU)" in app.view.figures["memory"].layout.title.text
 
 
+
+def test_gpu_sku_change_takes_new_node_size(app):
+    # The example sets numGpusPerNode: 8, right for h200_sxm; hwdata/gb200.yaml
+    # gives 4 GPUs per GB200 node (NVIDIA Blackwell architecture brief).
+    expected = get_gpu("gb200").gpus_per_node
+    assert expected != app.view.request.hardware.num_gpus_per_node
+
+    app.gpu_sku.value = "gb200"
+    assert app.view.request.hardware.num_gpus_per_node == expected
+
+
+def test_redraw_keeps_memory_set_in_dgdr():
+    document = build_dgdr_document(model="Qwen/Qwen3-32B", gpu_sku="h200_sxm", total_gpus=8, num_gpus_per_node=8)
+    # A memory size below the catalog's 141 GiB, as a DGDR may set for a smaller partition.
+    document["spec"]["hardware"]["vramMb"] = 100_000.0
+    app = PlannerApp(load_dgdr(document))
+    assert app.view.request.hardware.vram_mib == 100_000
+
+    app.isl.value = 2000
+    assert app.view.request.hardware.vram_mib == 100_000
+    assert app.view.request.hardware.num_gpus_per_node == 8
+
 def test_nothing_fits_is_shown(app):
     # Qwen3-32B in bf16 is about 61 GiB of weights; one 48 GB L40S cannot hold it.
     app.total_gpus.value = 1
@@ -95,6 +118,7 @@ def test_invalid_plan_keeps_last_view(app):
 
     assert app.view is before
     assert "no-such-model" in app.status.value
+    assert "from the last valid settings" in app.status.value
 
 
 def test_with_overrides_keeps_one_load_target():
@@ -121,3 +145,11 @@ def test_notebook_builds_widgets_only_when_interactive():
     parameters = next(cell for cell in notebook["cells"] if "parameters" in cell["metadata"].get("tags", []))
     assert "interactive: bool = False" in "".join(parameters["source"])
     assert not any("interact(" in "".join(cell["source"]) for cell in notebook["cells"])
+
+
+def test_parameter_of_wrong_type_names_the_field():
+    # papermill injects `-p isl 4k` as the string "4k".
+    document = build_dgdr_document(model="Qwen/Qwen3-32B", isl="4k", ttft_ms=2000)
+    assert document["spec"]["sla"]["ttft"] == 2000.0
+    with pytest.raises(SpecError, match=r"workload\.isl: must be an integer \(got '4k'\)"):
+        load_dgdr(document)

@@ -15,7 +15,7 @@ import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from dgdr_kernel.cli.report import add_kernel_arguments
+from dgdr_kernel.cli.report import add_kernel_arguments, positive_int
 
 __all__ = ["register", "run_batch"]
 
@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--jobs",
         "-j",
-        type=_positive_int,
+        type=positive_int,
         default=None,
         metavar="N",
         help=f"requests run at once (default: the smaller of {_DEFAULT_MAX_JOBS} and the CPU count)",
@@ -47,16 +47,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--force", action="store_true", help="replace reports already in DIR")
     add_kernel_arguments(parser)
     parser.set_defaults(func=run_batch)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 def _request_names(specs: list[str]) -> list[tuple[str, str, str | None]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-__all__ = ["register", "run_report_command"]
+__all__ = ["add_kernel_arguments", "positive_int", "register", "run_report_command"]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,14 +40,15 @@ def add_kernel_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--cell-timeout",
-        type=_positive_int,
+        type=positive_int,
         default=600,
         metavar="SECONDS",
         help="time limit of one notebook cell in seconds (default: 600)",
     )
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
+    """Parse a command-line count of at least 1 (an argparse `type`)."""
     try:
         value = int(text)
     except ValueError:

@@ -13,7 +13,7 @@ from typing import Mapping
 import pandas as pd
 import plotly.graph_objects as go
 
-from dgdr_kernel.errors import DgdrError
+from dgdr_kernel.errors import DgdrError, ReportError
 from dgdr_kernel.report.inputs import with_overrides
 from dgdr_kernel.report.summary import describe_pick_short
 
@@ -23,7 +23,7 @@ SECONDS_PER_HOUR = 3600.0
 TOKENS_PER_MILLION = 1e6
 
 _COLUMNS = [
-    "workload", "isl", "osl", "gpu_sku", "backend", "pick", "mode", "total_gpus", "ttft_ms", "itl_ms",
+    "workload", "isl", "osl", "gpu_sku", "backend", "picked_backend", "pick", "mode", "total_gpus", "ttft_ms", "itl_ms",
     "tokens_per_s_per_user", "tokens_per_s_per_gpu", "requests_per_s", "meets_sla", "error",
 ]  # fmt: skip
 
@@ -40,7 +40,7 @@ def _plan_row(document: dict) -> dict:
     if chosen is None:
         return {"error": "; ".join(selection.warnings) or "no configuration fits in memory"}
     return {
-        "backend": chosen.backend,
+        "picked_backend": chosen.backend,
         "pick": describe_pick_short(chosen),
         "mode": chosen.mode,
         "total_gpus": chosen.total_gpus,
@@ -67,9 +67,13 @@ def compare_plans(
     ----------
     base_document
         A DGDR document (see `inputs.build_dgdr_document`); its SLA, GPU
-        budget and node size apply to every combination.
+        budget and node size apply to every combination. Without a node
+        size, each SKU gets its typical node from the hardware catalog.
     gpu_skus, backends
         The values to try (backend `auto` picks the best of the three).
+        The `backend` column keeps the value tried and `picked_backend`
+        names the pick's engine, so an `auto` row stays apart from the
+        row of the backend it picked.
     workloads
         Name -> (ISL, OSL) in tokens.
 
@@ -77,9 +81,12 @@ def compare_plans(
     table always has one row per combination.
     """
     rows = []
+    gpus_per_node = base_document.get("spec", {}).get("hardware", {}).get("numGpusPerNode")
     for (name, (isl, osl)), sku, backend in itertools.product(workloads.items(), gpu_skus, backends):
         row = {"workload": name, "isl": int(isl), "osl": int(osl), "gpu_sku": sku, "backend": backend}
-        document = with_overrides(base_document, gpu_sku=sku, backend=backend, isl=isl, osl=osl)
+        document = with_overrides(
+            base_document, gpu_sku=sku, num_gpus_per_node=gpus_per_node, backend=backend, isl=isl, osl=osl
+        )
         try:
             row.update(_plan_row(document))
         except DgdrError as exc:
@@ -96,18 +103,25 @@ def add_cost_columns(table: pd.DataFrame, usd_per_gpu_hour: Mapping[str, float])
 
     Raises
     ------
-    ValueError
+    ReportError
         When a price is negative or not a number.
     """
     for sku, price in usd_per_gpu_hour.items():
         if not isinstance(price, (int, float)) or isinstance(price, bool) or not math.isfinite(price) or price < 0:
-            raise ValueError(f"usd_per_gpu_hour[{sku!r}] must be a non-negative number of dollars, got {price!r}")
+            raise ReportError(
+                f"usd_per_gpu_hour[{sku!r}] must be a non-negative number of dollars per GPU-hour, got {price!r}; "
+                "set it to your price, e.g. 2.5"
+            )
 
     table = table.copy()
     table["usd_per_gpu_hour"] = table["gpu_sku"].map(lambda sku: float(usd_per_gpu_hour.get(sku, math.nan)))
     tokens_per_gpu_hour = table["tokens_per_s_per_gpu"].astype(float) * SECONDS_PER_HOUR
     table["usd_per_million_output_tokens"] = table["usd_per_gpu_hour"] / tokens_per_gpu_hour * TOKENS_PER_MILLION
     return table
+
+
+def _bar_label(sku: str, backend: str, picked_backend: str) -> str:
+    return f"{sku}<br>{backend}" if backend == picked_backend else f"{sku}<br>{backend} ({picked_backend})"
 
 
 def figure_compare(table: pd.DataFrame, *, value: str, title: str, y_title: str) -> go.Figure:
@@ -117,7 +131,10 @@ def figure_compare(table: pd.DataFrame, *, value: str, title: str, y_title: str)
     for workload, group in planned.groupby("workload", sort=False):
         fig.add_trace(
             go.Bar(
-                x=[f"{sku}<br>{backend}" for sku, backend in zip(group["gpu_sku"], group["backend"])],
+                x=[
+                    _bar_label(sku, backend, picked)
+                    for sku, backend, picked in zip(group["gpu_sku"], group["backend"], group["picked_backend"])
+                ],
                 y=group[value],
                 name=f"{workload} (ISL {group['isl'].iloc[0]}, OSL {group['osl'].iloc[0]})",
                 customdata=group[["pick"]].to_numpy(),

@@ -170,6 +170,20 @@ def _sla_line_trace(axis_range: tuple[float, float], value: float, name: str, *,
     )
 
 
+def _layout_curve_trace(x: pd.Series, y: pd.Series, name: str, *, is_chosen: bool, hover: str) -> dict:
+    """Return one layout's curve; the chosen layout's line is drawn thicker."""
+    return dict(
+        type="scatter",
+        x=x.to_numpy(),
+        y=y.to_numpy(),
+        mode="lines+markers",
+        name=name,
+        line=dict(width=4 if is_chosen else 1.5),
+        marker=dict(size=7 if is_chosen else 4),
+        hovertemplate=f"{name}<br>{hover}<extra></extra>",
+    )
+
+
 def _pick_trace(x: float, y: float, pick: Pick) -> dict:
     return dict(
         type="scatter",
@@ -211,15 +225,8 @@ def figure_ttft_vs_isl(
         chosen = chosen_layout is not None and label == chosen_layout
         name = f"prefill {label}" + (" (chosen)" if chosen else "")
         traces.append(
-            dict(
-                type="scatter",
-                x=group["isl"].to_numpy(),
-                y=group["ttft_ms"].to_numpy(),
-                mode="lines+markers",
-                name=name,
-                line=dict(width=4 if chosen else 1.5),
-                marker=dict(size=7 if chosen else 4),
-                hovertemplate=f"{name}<br>ISL %{{x}} tokens<br>TTFT %{{y:.1f}} ms<extra></extra>",
+            _layout_curve_trace(
+                group["isl"], group["ttft_ms"], name, is_chosen=chosen, hover="ISL %{x} tokens<br>TTFT %{y:.1f} ms"
             )
         )
 
@@ -282,26 +289,21 @@ def figure_itl_vs_concurrency(
             and int(key[7]) == chosen_decode.moe_ep
         )
         name = f"{mode} {backend} {parallel}" + (" (chosen)" if is_chosen else "")
-        traces.append(
-            dict(
-                type="scatter",
-                x=group["d_batch"].to_numpy(),
-                y=group["itl_ms"].to_numpy(),
-                mode="lines+markers",
-                name=name,
-                visible=True if chosen is None or same_engine else "legendonly",
-                line=dict(width=4 if is_chosen else 1.5),
-                marker=dict(size=7 if is_chosen else 4),
-                hovertemplate=f"{name}<br>batch %{{x}} requests<br>mean ITL %{{y:.2f}} ms<extra></extra>",
-            )
+        trace = _layout_curve_trace(
+            group["d_batch"], group["itl_ms"], name, is_chosen=is_chosen, hover="batch %{x} requests<br>mean ITL %{y:.2f} ms"
         )
+        trace["visible"] = True if chosen is None or same_engine else "legendonly"
+        # Drawn lines head the legend; hidden ones follow, so a long legend
+        # does not push the drawn lines and the SLA out of view.
+        trace["legendrank"] = 2 if trace["visible"] is True else 3
+        traces.append(trace)
 
     batch_range = (float(curves["d_batch"].min()), float(curves["d_batch"].max())) if len(curves) else (0.0, 1.0)
     if itl_sla_ms is not None:
         name = f"ITL SLA {itl_sla_ms:g} ms (checked on the mean)"
-        traces.append(_sla_line_trace(batch_range, itl_sla_ms, name, horizontal=True))
+        traces.append(dict(_sla_line_trace(batch_range, itl_sla_ms, name, horizontal=True), legendrank=1))
     if chosen is not None and chosen_decode is not None:
-        traces.append(_pick_trace(chosen_decode.max_batch_size, chosen.itl_ms, chosen))
+        traces.append(dict(_pick_trace(chosen_decode.max_batch_size, chosen.itl_ms, chosen), legendrank=1))
 
     return _figure(
         traces,
@@ -323,8 +325,9 @@ def figure_pareto(
     Agg and disagg rows get their own colours; rows with a `reject_reason`
     are drawn faded rather than dropped. Rows without numbers (they do not fit
     in memory) cannot be placed and are left out. The combined frontier is
-    drawn as a line (the per-mode fronts start hidden) and the pick as a star. With `itl_sla_ms`, the ITL SLA appears as
-    the vertical line tokens/s/user = 1000 / ITL.
+    drawn as a line (the per-mode fronts start hidden) and the pick as a
+    star. With `itl_sla_ms`, the ITL SLA appears as the vertical line
+    tokens/s/user = 1000 / ITL.
     """
     priced = candidates[candidates["tokens_per_s_per_user"].notna() & candidates["tokens_per_s_per_gpu"].notna()]
     reasons = priced["reject_reason"].fillna("").astype(str)

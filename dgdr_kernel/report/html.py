@@ -58,12 +58,15 @@ def setup_notebook() -> None:
     default can emit only the Plotly JSON mimetype, which nbconvert cannot
     render. Then displays plotly.js. Call it once, in the first code cell.
     Every run of that cell embeds plotly.js again, so the cell's saved output
-    always carries it.
+    always carries it. Also lifts pandas' 50-character cell limit, which
+    would cut the reasons and errors in the report's tables.
     """
+    import pandas as pd
     import plotly.io as pio
     from IPython.display import HTML, display
 
     pio.renderers.default = "plotly_mimetype+notebook"
+    pd.set_option("display.max_colwidth", None)
     display(HTML(plotlyjs_html()))
 
 

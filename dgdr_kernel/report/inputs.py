@@ -32,6 +32,7 @@ def build_dgdr_document(
     Fields left as None are omitted, so `dgdr_kernel.spec.load_dgdr` applies
     its defaults and reports them. Numbers are converted to the types the DGDR
     schema requires (papermill passes `2000` as an int where a float is due).
+    Other values are kept as given: `load_dgdr` rejects them with the field's name.
     """
     workload = _drop_none(
         isl=_as_int(isl),
@@ -62,10 +63,16 @@ def with_overrides(document: dict[str, Any], **values: Any) -> dict[str, Any]:
     Keys are the keyword names of `build_dgdr_document` (`isl`, `ttft_ms`,
     `gpu_sku`, ...). Setting `request_rate` clears `concurrency` and the
     other way round, because the DGDR allows only one of them; setting either
-    to None clears it.
+    to None clears it. A `gpu_sku` that differs from the document's also
+    clears `vramMb` and `numGpusPerNode`, which belong to the previous SKU, so
+    the new SKU's catalog values apply unless `num_gpus_per_node` is given too.
     """
     document = copy.deepcopy(document)
     spec = document.setdefault("spec", {})
+    hardware = spec.get("hardware", {})
+    if values.get("gpu_sku") is not None and str(values["gpu_sku"]) != hardware.get("gpuSku"):
+        hardware.pop("vramMb", None)
+        hardware.pop("numGpusPerNode", None)
     paths = {
         "backend": ((), "backend", str),
         "isl": (("workload",), "isl", _as_int),
@@ -93,9 +100,6 @@ def with_overrides(document: dict[str, Any], **values: Any) -> dict[str, Any]:
             target.pop("concurrency", None)
         if key == "concurrency":
             target.pop("requestRate", None)
-        if key == "gpu_sku":
-            # The memory of the previous SKU no longer applies.
-            target.pop("vramMb", None)
     return document
 
 
@@ -103,9 +107,15 @@ def _drop_none(**values: Any) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
-def _as_int(value: Any) -> int | None:
-    return None if value is None else int(value)
+def _as_int(value: Any) -> Any:
+    # Only whole floats are converted; anything else goes to the DGDR
+    # validation as given, which names the field and the value it rejects.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
-def _as_float(value: Any) -> float | None:
-    return None if value is None else float(value)
+def _as_float(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
