@@ -1,12 +1,13 @@
-"""Bundle writing: complete, atomic, and never over an earlier good bundle unless forced."""
+"""Bundle writing: complete, atomic, never over an earlier good bundle unless forced, never over other files."""
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
-from dgdr_kernel.bundle import BUNDLE_FILES, write_bundle, write_failed_status
+from dgdr_kernel.bundle import BUNDLE_ENTRIES, BUNDLE_FILES, REPORT_FILES, write_bundle, write_failed_status
 from dgdr_kernel.errors import BundleError
 from dgdr_kernel.pipeline import profile
 from dgdr_kernel.spec import load_dgdr
@@ -55,10 +56,71 @@ def test_existing_bundle_needs_force(result, tmp_path):
         write_bundle(result, out)
     assert _snapshot(out) == before
 
+
+def test_force_keeps_files_it_did_not_write(result, tmp_path):
+    out = tmp_path / "mine"
+    (out / "sub").mkdir(parents=True)
+    (out / "notes.txt").write_text("important")
+    (out / "sub" / "data.txt").write_text("kept")
+    (out / "final_config.yaml").write_text("stale")
+
     write_bundle(result, out, force=True)
-    assert not (out / "note.txt").exists()
-    assert (out / "final_config.yaml").is_file()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert (out / "notes.txt").read_text() == "important"
+    assert (out / "sub" / "data.txt").read_text() == "kept"
+    assert (out / "final_config.yaml").read_text() != "stale"
+    for name in BUNDLE_FILES:
+        assert (out / name).is_file(), name
+    assert sorted(p.name for p in out.iterdir()) == sorted(["notes.txt", "sub", *BUNDLE_ENTRIES])
+    assert [p.name for p in tmp_path.iterdir()] == ["mine"]
+
+
+def test_force_removes_stale_report_files(result, tmp_path):
+    out = write_bundle(result, tmp_path / "run")
+    for name in REPORT_FILES:
+        (out / name).write_text("from an earlier run")
+    write_bundle(result, out, force=True)
+    for name in REPORT_FILES:
+        assert not (out / name).exists(), name
+
+
+def test_force_into_working_directory(result, tmp_path, monkeypatch):
+    (tmp_path / "notes.txt").write_text("important")
+    monkeypatch.chdir(tmp_path)
+    out = write_bundle(result, ".", force=True)
+    assert out == tmp_path.resolve()
+    assert (tmp_path / "notes.txt").read_text() == "important"
+    assert (tmp_path / "final_config.yaml").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["notes.txt", *BUNDLE_ENTRIES])
+    assert list(tmp_path.parent.glob(".*old-*")) == []
+
+
+def test_empty_working_directory_without_force(result, tmp_path, monkeypatch):
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    write_bundle(result, ".")
+    # The folder itself is kept, so a shell sitting in it still sees the bundle.
+    assert Path.cwd().samefile(here)
+    assert sorted(p.name for p in here.iterdir()) == sorted(BUNDLE_ENTRIES)
+
+
+def test_failed_swap_restores_previous_entries(result, tmp_path, monkeypatch):
+    out = write_bundle(result, tmp_path / "run")
+    (out / "notes.txt").write_text("important")
+    before = _snapshot(out)
+    real_rename = os.rename
+
+    def rename_then_fail(source, target):
+        # Fail when the new status file, the last entry, is moved into place.
+        if Path(target) == out / "profiler_status.yaml" and "new" in Path(source).parts:
+            raise OSError("disk full")
+        real_rename(source, target)
+
+    monkeypatch.setattr(os, "rename", rename_then_fail)
+    with pytest.raises(BundleError, match="disk full"):
+        write_bundle(result, out, force=True)
+    assert _snapshot(out) == before
+    assert sorted(p.name for p in out.iterdir()) == sorted(["notes.txt", *BUNDLE_ENTRIES])
 
 
 def test_failed_write_leaves_destination_untouched(result, tmp_path, monkeypatch):
@@ -73,6 +135,7 @@ def test_failed_write_leaves_destination_untouched(result, tmp_path, monkeypatch
         write_bundle(result, out, force=True)
     assert _snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(BUNDLE_ENTRIES)
 
 
 def test_output_path_that_is_a_file_is_rejected(result, tmp_path):
@@ -109,3 +172,11 @@ def test_curves_in_bundle_match_result(result, tmp_path):
     out = write_bundle(result, tmp_path / "run")
     with np.load(out / "selected_decode_interpolation/raw_data.npz") as decode:
         np.testing.assert_array_equal(decode["z_itl"], result.curves.z_itl)
+
+
+def test_report_files_match_report_command():
+    from dgdr_kernel.report import run, summary
+
+    # --force clears exactly the files `dgdr report` writes next to the bundle.
+    expected = {run.EXECUTED_NOTEBOOK, run.FAILED_NOTEBOOK, run.REPORT_HTML, summary.SUMMARY_FILE}
+    assert set(REPORT_FILES) == expected

@@ -154,6 +154,29 @@ def test_existing_bundle_needs_force(tmp_path, dgdr, capsys):
     assert dgdr(spec, "-o", out, "--force", "--no-progress") == 0
 
 
+def test_force_keeps_user_files(tmp_path, dgdr, monkeypatch):
+    spec = _write(tmp_path, BASE_DGDR.format(name="q"))
+    mine = tmp_path / "mine"
+    (mine / "sub").mkdir(parents=True)
+    (mine / "notes.txt").write_text("important")
+    assert dgdr(spec, "-o", mine, "--force", "--no-progress") == 0
+    assert (mine / "notes.txt").read_text() == "important"
+    assert (mine / "sub").is_dir()
+    assert _status(mine)["status"] == "success"
+
+    monkeypatch.chdir(mine)
+    assert dgdr(spec, "-o", ".", "--force", "--no-progress") == 0
+    assert (mine / "notes.txt").read_text() == "important"
+    assert [p.name for p in tmp_path.iterdir() if ".old-" in p.name or ".tmp-" in p.name] == []
+
+
+def test_force_help_names_replaced_files(dgdr, capsys):
+    assert dgdr("--help") == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "keep every other file" in help_text
+    assert "final_config.yaml" in help_text
+
+
 def test_profile_reports_phases_in_order():
     from dgdr_kernel.pipeline import profile
     from dgdr_kernel.spec import load_dgdr
@@ -199,3 +222,27 @@ def test_result_lists_each_warning_once():
     result = profile(loaded, progress=lambda phase, message: None)
     assert len(result.warnings) == len(set(result.warnings))
     assert loaded.warnings[0] in result.warnings
+
+
+def test_planner_targets_the_sized_sla(tmp_path, dgdr):
+    import json
+
+    out = tmp_path / "bundle"
+    example = EXAMPLES[0].parent / "qwen3-32b-mocker-planner.yaml"
+    assert dgdr(example, "-o", out, "--no-progress") == 0
+    documents = list(yaml.safe_load_all((out / "final_config.yaml").read_text()))
+    planner_cm = next(d for d in documents if d["kind"] == "ConfigMap" and "planner_config.json" in d.get("data", {}))
+    config = json.loads(planner_cm["data"]["planner_config.json"])
+    # The example leaves sla unset: the DGDR defaults (TTFT 2000 ms, ITL 30 ms,
+    # SlaSpec in dgdr_kernel/spec_models.py) sized the picks, so the planner targets them too.
+    assert (config["ttft"], config["itl"]) == (2000.0, 30.0)
+
+
+def test_missed_sla_exits_zero_and_says_so(tmp_path, dgdr, capsys):
+    # An unmet SLA is a warning, not an error: the closest pick is still written.
+    spec = _write(tmp_path, BASE_DGDR.format(name="q") + "  sla:\n    ttft: 100\n    itl: 5\n")
+    assert dgdr(spec, "--no-progress") == 0
+    lines = capsys.readouterr().out.splitlines()
+    sla_lines = [line for line in lines if line.startswith("SLA NOT MET")]
+    assert len(sla_lines) == 1
+    assert "ITL target of at least" in sla_lines[0]

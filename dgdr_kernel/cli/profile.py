@@ -4,7 +4,7 @@ The bundle (see `dgdr_kernel.bundle`) contains final_config.yaml (ConfigMaps,
 then the DGD), profiler_status.yaml, dgdr_status.yaml, candidates.csv,
 pareto.csv and the planner curves. profiler_status.yaml is written on every
 outcome, invalid input included; a failed run leaves nothing else and never
-touches an earlier bundle.
+touches an earlier bundle. `--force` replaces only the bundle's own entries.
 """
 
 from __future__ import annotations
@@ -35,7 +35,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("spec", metavar="SPEC", help="DGDR file (YAML or JSON), or - for standard input")
     parser.add_argument("-o", "--output-dir", metavar="DIR", help="folder to write the bundle to")
-    parser.add_argument("--force", action="store_true", help="replace the files already in DIR")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help=(
+            "write into a DIR that already contains files: replace the bundle's own entries "
+            "(final_config.yaml, profiler_status.yaml, dgdr_status.yaml, candidates.csv, pareto.csv, "
+            "selected_prefill_interpolation/, selected_decode_interpolation/), remove the report files "
+            "of an earlier run (report.html, report_summary.json, capacity_planner.ipynb, "
+            "capacity_planner.failed.ipynb) and keep every other file"
+        ),
+    )
     parser.add_argument(
         "--dgd-api-version",
         choices=DGD_API_VERSIONS,
@@ -70,8 +80,7 @@ def run_profile(args: argparse.Namespace) -> int:
     try:
         loaded = load_dgdr(args.spec)
         result = profile(loaded, progress=track, dgd_api_version=args.dgd_api_version, top_n=args.top)
-        if args.output_dir:
-            write_bundle(result, args.output_dir, force=args.force)
+        bundle_dir = write_bundle(result, args.output_dir, force=args.force) if args.output_dir else None
     except DgdrError as exc:
         if args.output_dir:
             write_failed_status(args.output_dir, phase=phase, error=exc)
@@ -82,6 +91,6 @@ def run_profile(args: argparse.Namespace) -> int:
     print(format_selection(result.selection, result.request))
     for warning in result.rendered.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    if args.output_dir:
-        print(f"bundle written to {args.output_dir}")
+    if bundle_dir is not None:
+        print(f"bundle written to {bundle_dir}")
     return 0
