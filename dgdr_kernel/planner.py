@@ -219,8 +219,9 @@ def build_planner_config(inputs: "RenderInputs", pick: Pick) -> tuple[dict, list
 
     `features.planner` is copied, and the engine GPU counts come from the pick.
     The curves directory is the profile-data mount, and `backend` and `mode`
-    match the generated DGD. An explicit DGDR SLA becomes the planner's target
-    unless the planner config sets its own.
+    match the generated DGD. The DGDR's effective TTFT and ITL targets
+    (defaults included), which the pick was sized for, become the planner's
+    targets unless `features.planner` sets its own.
     """
     # NOTE: upstream also embeds aic_interpolation / aic_perf_model so the planner
     # can re-run AIConfigurator; without AIC here the planner reads our curve files.
@@ -237,7 +238,40 @@ def build_planner_config(inputs: "RenderInputs", pick: Pick) -> tuple[dict, list
             warnings.append(f"features.planner.{key} is {config.get(key)!r} but the generated DGD is {value!r}; the planner config uses {value!r}")
         config[key] = value
 
-    for key, value in (("ttft", inputs.sla_ttft_ms), ("itl", inputs.sla_itl_ms)):
-        if key in inputs.sla_explicit_fields and value is not None and key not in inputs.planner_fields_set:
-            config[key] = value
+    warnings += _carry_sla_targets(inputs, config)
     return config, warnings
+
+
+def _carry_sla_targets(inputs: "RenderInputs", config: dict) -> list[str]:
+    """Set the planner's `ttft`/`itl` (ms) in `config` to the DGDR SLA; return warnings."""
+    if inputs.sla_e2e_latency_ms is not None:
+        # An end-to-end target has no unique TTFT/ITL split, so none is invented.
+        kept = ", ".join(f"{key} {_planner_target_ms(config, key):g} ms" for key in ("ttft", "itl"))
+        source = "from features.planner" if {"ttft", "itl"} & inputs.planner_fields_set else "its defaults"
+        return [
+            f"sla.e2eLatency is {inputs.sla_e2e_latency_ms:g} ms, which the planner cannot target; "
+            f"planner_config.json carries no SLA from the DGDR, so the planner keeps {kept} ({source}); "
+            "set features.planner.ttft and features.planner.itl to choose its targets"
+        ]
+
+    warnings = []
+    for key, sla_ms in (("ttft", inputs.sla_ttft_ms), ("itl", inputs.sla_itl_ms)):
+        if sla_ms is None:
+            continue
+        if key not in inputs.planner_fields_set:
+            config[key] = sla_ms
+            continue
+        planner_ms = _planner_target_ms(config, key)
+        if planner_ms != sla_ms:
+            warnings.append(
+                f"features.planner.{key} is {planner_ms:g} ms but the deployment was sized for sla.{key} {sla_ms:g} ms; "
+                f"the planner targets {planner_ms:g} ms, so it may scale away from the sized configuration"
+            )
+    return warnings
+
+
+def _planner_target_ms(config: dict, key: str) -> float:
+    from dgdr_kernel.plannerconfig import PlannerConfig
+
+    value = config.get(key)
+    return float(value if value is not None else PlannerConfig.model_fields[key].default)

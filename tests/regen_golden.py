@@ -114,7 +114,7 @@ CASES = {
         "nvidia.com/v1alpha1",
     ),
     "planner-vllm-disagg": (
-        _inputs("qwen3-32b", planner=PLANNER, planner_fields_set=frozenset({"pre_deployment_sweeping_mode", "optimization_target"}), sla_ttft_ms=300.0, sla_itl_ms=25.0, sla_explicit_fields=frozenset({"ttft", "itl"})),
+        _inputs("qwen3-32b", planner=PLANNER, planner_fields_set=frozenset({"pre_deployment_sweeping_mode", "optimization_target"}), sla_ttft_ms=300.0, sla_itl_ms=25.0),
         _pick("vllm", prefill=DENSE_PREFILL, decode=DENSE_DECODE),
         CURVES,
         "nvidia.com/v1alpha1",

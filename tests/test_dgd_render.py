@@ -67,7 +67,6 @@ def test_planner_config_carries_picks_and_sla():
         planner_fields_set=frozenset({"optimization_target"}),
         sla_ttft_ms=300.0,
         sla_itl_ms=25.0,
-        sla_explicit_fields=frozenset({"ttft", "itl"}),
     )
     planner_cm, profile_cm, dgd = rendered.documents
     config = json.loads(planner_cm["data"]["planner_config.json"])
@@ -85,10 +84,32 @@ def test_planner_config_carries_picks_and_sla():
 
 def test_planner_sla_not_copied_over_explicit_planner_values():
     rendered = _render(
-        planner=PLANNER, planner_fields_set=frozenset({"ttft", "itl"}), sla_ttft_ms=300.0, sla_itl_ms=25.0, sla_explicit_fields=frozenset({"ttft", "itl"}),
+        planner=PLANNER, planner_fields_set=frozenset({"ttft", "itl"}), sla_ttft_ms=300.0, sla_itl_ms=25.0,
     )  # fmt: skip
     config = json.loads(rendered.documents[0]["data"]["planner_config.json"])
     assert (config["ttft"], config["itl"]) == (500.0, 50.0)
+    ttft_warning = [w for w in rendered.warnings if w.startswith("features.planner.ttft")]
+    assert len(ttft_warning) == 1
+    assert "features.planner.ttft is 500 ms" in ttft_warning[0]
+    assert "sla.ttft 300 ms" in ttft_warning[0]
+    assert any(w.startswith("features.planner.itl is 50 ms") and "sla.itl 25 ms" in w for w in rendered.warnings)
+
+
+def test_planner_sla_matching_planner_values_no_warning():
+    rendered = _render(
+        planner=PLANNER, planner_fields_set=frozenset({"ttft", "itl"}), sla_ttft_ms=500.0, sla_itl_ms=50.0,
+    )  # fmt: skip
+    assert not any("features.planner.ttft" in w or "features.planner.itl" in w for w in rendered.warnings)
+
+
+def test_planner_e2e_sla_carries_nothing_with_warning():
+    rendered = _render(planner=PLANNER, planner_fields_set=frozenset({"optimization_target"}), sla_e2e_latency_ms=8000.0)
+    config = json.loads(rendered.documents[0]["data"]["planner_config.json"])
+    # The planner's own defaults (PlannerConfig: ttft 500 ms, itl 50 ms) stay; no split of 8000 ms is invented.
+    assert (config["ttft"], config["itl"]) == (500.0, 50.0)
+    e2e_warning = [w for w in rendered.warnings if "sla.e2eLatency" in w]
+    assert len(e2e_warning) == 1
+    assert "ttft 500 ms, itl 50 ms (its defaults)" in e2e_warning[0]
 
 
 def test_planner_mode_follows_pick_with_warning():

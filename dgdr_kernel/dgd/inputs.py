@@ -39,9 +39,11 @@ class RenderInputs:
     runtime_version_override: str | None = None
     planner: dict[str, Any] | None = None  # features.planner as planner_config.json fields
     planner_fields_set: frozenset[str] = frozenset()  # planner fields the user wrote
+    # The effective SLA the picks were sized for, defaults included; TTFT and ITL
+    # are None in e2eLatency mode, where only the end-to-end target is set.
     sla_ttft_ms: float | None = None
     sla_itl_ms: float | None = None
-    sla_explicit_fields: frozenset[str] = frozenset()  # of 'ttft', 'itl' written by the user, not defaulted
+    sla_e2e_latency_ms: float | None = None
     tolerations: tuple[dict, ...] = ()  # overrides.profilingJob.template.spec.tolerations
     dgd_override: dict | None = None  # overrides.dgd
     warnings: tuple[str, ...] = field(default=())
@@ -93,7 +95,6 @@ def render_inputs_from_request(request: "ResolvedRequest") -> RenderInputs:
     planner, planner_fields_set = _planner_dump(_field(features, "planner"))
     profiling_job = _field(overrides, "profiling_job") or {}
     tolerations = (((profiling_job.get("template") or {}).get("spec") or {}).get("tolerations")) or []
-    sla_fields_set = set(getattr(_field(spec, "sla"), "model_fields_set", set()))
 
     warnings = []
     image = _field(spec, "image")
@@ -121,7 +122,7 @@ def render_inputs_from_request(request: "ResolvedRequest") -> RenderInputs:
         planner_fields_set=planner_fields_set,
         sla_ttft_ms=request.sla.ttft_ms,
         sla_itl_ms=request.sla.itl_ms,
-        sla_explicit_fields=frozenset() if request.sla.is_e2e else sla_fields_set & {"ttft", "itl"},
+        sla_e2e_latency_ms=request.sla.e2e_latency_ms,
         tolerations=tuple(tolerations),
         dgd_override=_field(overrides, "dgd"),
         warnings=tuple(warnings),
