@@ -31,6 +31,55 @@ def test_worker_args_are_appended():
     assert merged["spec"]["services"]["decode"]["extraPodSpec"]["mainContainer"]["args"] == before + ["--enforce-eager"]
 
 
+def _decode_args(dgd):
+    return dgd["spec"]["services"]["decode"]["extraPodSpec"]["mainContainer"]["args"]
+
+
+def test_appended_flag_replaces_generated_one():
+    dgd = _generated()
+    sized = _decode_args(dgd)[_decode_args(dgd).index("--max-num-seqs") + 1]
+    assert sized != "256"  # the override below must contradict the sized batch
+    override = _override({"decode": {"extraPodSpec": {"mainContainer": {"args": ["--enable-prefix-caching", "--max-num-seqs", "256"]}}}})
+    merged, warnings = apply_dgd_override(dgd, override)
+    args = _decode_args(merged)
+    assert args.count("--max-num-seqs") == 1
+    assert args[-2:] == ["--max-num-seqs", "256"]
+    assert "--enable-prefix-caching" in args
+    flag_warnings = [w for w in warnings if "--max-num-seqs" in w]
+    assert len(flag_warnings) == 1
+    assert "'decode'" in flag_warnings[0]
+    assert f"predictions assume {sized}" in flag_warnings[0]
+    assert "256" in flag_warnings[0]
+
+
+def test_appended_flag_with_equals_form():
+    dgd = _generated()
+    tp = _decode_args(dgd)[_decode_args(dgd).index("--tensor-parallel-size") + 1]
+    merged, warnings = apply_dgd_override(dgd, _override({"decode": {"extraPodSpec": {"mainContainer": {"args": ["--tensor-parallel-size=8"]}}}}))
+    args = _decode_args(merged)
+    assert "--tensor-parallel-size" not in args
+    assert args[-1] == "--tensor-parallel-size=8"
+    assert any(f"--tensor-parallel-size 8 on service 'decode'" in w and f"predictions assume {tp}" in w for w in warnings)
+
+
+def test_repeated_flag_with_same_value_is_silent():
+    dgd = _generated()
+    sized = _decode_args(dgd)[_decode_args(dgd).index("--max-num-seqs") + 1]
+    merged, warnings = apply_dgd_override(dgd, _override({"decode": {"extraPodSpec": {"mainContainer": {"args": ["--max-num-seqs", sized]}}}}))
+    assert _decode_args(merged).count("--max-num-seqs") == 1
+    assert not any("--max-num-seqs" in w for w in warnings)
+
+
+def test_override_warnings_logged_below_warning(caplog):
+    import logging
+
+    with caplog.at_level(logging.DEBUG, logger="dgdr_kernel.dgd.overrides"):
+        _, warnings = apply_dgd_override(_generated(), _override({"VllmPrefillWorker": {"replicas": 7}}))
+    assert warnings
+    # The CLI prints the returned warnings; a WARNING log record would print each a second time.
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
 def test_frontend_args_replace():
     merged, _ = apply_dgd_override(_generated(), _override({"Frontend": {"extraPodSpec": {"mainContainer": {"args": ["--http-port", "9000"]}}}}))
     assert merged["spec"]["services"]["Frontend"]["extraPodSpec"]["mainContainer"]["args"] == ["--http-port", "9000"]

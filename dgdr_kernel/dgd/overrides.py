@@ -7,7 +7,10 @@ Rules, those of the Dynamo profiler:
 - From `metadata` only `name` (which names the DGD), `labels` and
   `annotations` are kept.
 - v1alpha1: dicts merge key by key; the `args` of a worker's main container
-  are appended; every other list replaces; scalars replace. A service that
+  are appended; every other list replaces; scalars replace. An appended
+  `--flag` that the generator already set replaces the generated occurrence,
+  so the rendered args name each flag once, with a warning when the values
+  differ (the predictions assume the generated value). A service that
   the generated DGD does not have is skipped with a warning, since an
   override cannot add services. The older service names of the v1alpha1 era
   (`VllmDecodeWorker`, `TRTLLMPrefillWorker`, ...) are mapped to the newest
@@ -184,11 +187,64 @@ def _apply_v1alpha1(dgd: dict, override: dict) -> list[str]:
             raise OverrideError(f"overrides.dgd.spec.services.{name} must be a mapping, got {type(service_override).__name__}")
         append = set() if target in NON_WORKER_SERVICES else {("extraPodSpec", "mainContainer", "args")}
         services[target] = _merge(services[target], service_override, (), append)
+        if append:
+            warnings += _drop_overridden_flags(services[target], service_override, target)
     if skipped:
         warnings.append(
             f"overrides.dgd services {skipped} are not in the generated DGD and were skipped (an override cannot add "
             f"services); generated services are {list(services)}"
         )
+    return warnings
+
+
+def _split_flags(args: list) -> list[tuple[str | None, list]]:
+    """Split `args` into (flag, tokens) groups; a flag's values run to the next `--` token."""
+    groups: list[tuple[str | None, list]] = []
+    for token in args:
+        if isinstance(token, str) and token.startswith("--"):
+            groups.append((token.split("=", 1)[0], [token]))
+        elif groups:
+            groups[-1][1].append(token)
+        else:
+            groups.append((None, [token]))
+    return groups
+
+
+def _flag_value(tokens: list) -> str:
+    first = str(tokens[0])
+    values = ([first.split("=", 1)[1]] if "=" in first else []) + [str(t) for t in tokens[1:]]
+    return " ".join(values) if values else "(set)"
+
+
+def _drop_overridden_flags(service: dict, service_override: dict, name: str) -> list[str]:
+    """Remove generated flags that the appended override args set again; return warnings.
+
+    Without this the engine reads the last occurrence (the override's) while
+    the predictions were made for the generated value, with nothing said.
+    """
+    container = (service.get("extraPodSpec") or {}).get("mainContainer") or {}
+    appended = ((service_override.get("extraPodSpec") or {}).get("mainContainer") or {}).get("args")
+    args = container.get("args")
+    if not isinstance(appended, list) or not appended or not isinstance(args, list):
+        return []
+
+    generated = _split_flags(args[: len(args) - len(appended)])
+    added = _split_flags(appended)
+    added_values = {flag: _flag_value(tokens) for flag, tokens in added if flag is not None}
+    warnings = []
+    kept = []
+    for flag, tokens in generated:
+        if flag is None or flag not in added_values:
+            kept.append(tokens)
+            continue
+        generated_value = _flag_value(tokens)
+        if generated_value != added_values[flag]:
+            warnings.append(
+                f"overrides.dgd sets {flag} {added_values[flag]} on service {name!r}, where the generated (sized) value is "
+                f"{generated_value}; the generated {flag} is dropped, so the engine runs with {added_values[flag]} "
+                f"but the predictions assume {generated_value}"
+            )
+    container["args"] = [token for tokens in kept for token in tokens] + list(appended)
     return warnings
 
 
@@ -222,6 +278,7 @@ def apply_dgd_override(dgd: dict, override: dict) -> tuple[dict, list[str]]:
     else:
         warnings += _apply_v1alpha1(merged, override)
 
+    # The caller shows these warnings to the user; logging them at WARNING too would print each twice.
     for warning in warnings:
-        logger.warning(warning)
+        logger.info(warning)
     return merged, warnings
