@@ -8,6 +8,11 @@
 - `autoscale`: the best prefill engine and the best decode engine, one worker
   each; the planner scales them at run time (disagg only).
 
+Rows that tie on the mode's keys (and on tokens/s/user, or request latency
+in e2eLatency mode) go to the lower TTFT, then the fewer GPUs; throughputs
+and latencies are compared to 6 decimals so float noise does not break a tie.
+`explain_rank` says which of these keys put an alternative below the pick.
+
 When no row meets the SLA the closest rows are returned instead, ranked by
 how far they miss, with `sla_met = False`, a warning and per-pick notes.
 Every row that is not eligible gets a `reject_reason`: `does not fit`,
@@ -18,6 +23,7 @@ Every row that is not eligible gets a `reject_reason`: `does not fit`,
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 import pandas as pd
@@ -29,7 +35,7 @@ from dgdr_kernel.selection import EngineLayout, Pick, Selection
 from dgdr_kernel.sla_check import sla_miss_ratio, sla_reject_reasons
 from dgdr_kernel.sweep import CANDIDATE_COLUMNS, disagg_ttft_ms
 
-__all__ = ["LAYOUT_KEY", "pick"]
+__all__ = ["LAYOUT_KEY", "explain_rank", "pick", "ranking_keys"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +45,33 @@ _ROLE_COLUMNS = ("tp", "pp", "dp", "moe_tp", "moe_ep", "workers")
 LAYOUT_KEY = ["mode", "backend", *(f"p_{c}" for c in _ROLE_COLUMNS), *(f"d_{c}" for c in _ROLE_COLUMNS)]
 
 _METRICS = ["ttft_ms", "itl_ms", "request_latency_ms", "tokens_per_s_per_user", "tokens_per_s_per_gpu", "requests_per_s"]
+_TIE_DECIMALS = 6
+
+
+def ranking_keys(picking_mode: str, *, e2e: bool, sla_met: bool, capped: bool = False) -> list[tuple[str, bool]]:
+    """Return the sort keys of a picking mode as (column, ascending), most significant first.
+
+    `capped` is load_match when no row serves the whole load within the budget.
+    The mode's own keys come first, then tokens/s/user (request latency in
+    e2eLatency mode), then TTFT, then total GPUs.
+    """
+    secondary = ("request_latency_ms", True) if e2e else ("tokens_per_s_per_user", False)
+    if picking_mode == PickingMode.LOAD_MATCH.value and not capped:
+        primary = [("total_gpus", True), ("tokens_per_s_per_gpu", False)]
+    elif picking_mode == PickingMode.AUTOSCALE.value:
+        primary = [("tokens_per_s_per_gpu", False)]
+    else:
+        primary = [("tokens_per_s_per_gpu_cluster", False)]
+    if not sla_met:
+        primary = [("sla_miss", True), *primary]
+    keys = [*primary, secondary, ("ttft_ms", True), ("total_gpus", True)]
+    return list(dict.fromkeys(keys))
+
+
+def _sort_ranked(frame: pd.DataFrame, keys: list[tuple[str, bool]]) -> pd.DataFrame:
+    columns = [column for column, _ in keys]
+    ascending = [ascending for _, ascending in keys]
+    return frame.sort_values(columns, ascending=ascending, kind="stable", key=lambda column: column.round(_TIE_DECIMALS))
 
 
 def pick(request, candidates: pd.DataFrame, top_n: int = 5) -> Selection:
@@ -99,6 +132,67 @@ def pick(request, candidates: pd.DataFrame, top_n: int = 5) -> Selection:
     )
 
 
+def explain_rank(pick_: Pick, chosen: Pick, picking_mode: str, sla) -> str:
+    """Say why `pick_` ranks below `chosen`: the ranking keys they share, then the one that decides.
+
+    `sla` is the request's `SlaTargets`. Returns e.g. "same tokens/s/GPU over
+    the budget and tokens/s/user; 7 ms higher TTFT".
+    """
+    capped = picking_mode == PickingMode.LOAD_MATCH.value and chosen.load_served_pct < 100.0
+    keys = ranking_keys(picking_mode, e2e=sla.is_e2e, sla_met=chosen.meets_sla, capped=capped)
+    same = []
+    for column, ascending in keys:
+        mine, theirs = _pick_key(pick_, column, sla), _pick_key(chosen, column, sla)
+        if round(mine, _TIE_DECIMALS) == round(theirs, _TIE_DECIMALS):
+            same.append(_KEY_LABELS[column])
+            continue
+        worse = mine > theirs if ascending else mine < theirs
+        difference = _describe_difference(column, mine, theirs) if worse else f"better {_KEY_LABELS[column]} but a lower rank"
+        if not pick_.meets_sla and chosen.meets_sla:
+            difference = f"misses the SLA (means); {difference}"
+        return f"same {_join_labels(same)}; {difference}" if same else difference
+    return f"ties with rank 1 on {_join_labels(same)}; kept in sweep order"
+
+
+_KEY_LABELS = {
+    "sla_miss": "SLA miss",
+    "tokens_per_s_per_gpu_cluster": "tokens/s/GPU over the budget",
+    "tokens_per_s_per_gpu": "tokens/s/GPU",
+    "tokens_per_s_per_user": "tokens/s/user",
+    "request_latency_ms": "request latency",
+    "ttft_ms": "TTFT",
+    "total_gpus": "GPU count",
+}
+
+
+def _pick_key(pick_: Pick, column: str, sla) -> float:
+    if column == "sla_miss":
+        metrics = pd.DataFrame([{"ttft_ms": pick_.ttft_ms, "itl_ms": pick_.itl_ms, "request_latency_ms": pick_.request_latency_ms}])
+        return float(sla_miss_ratio(metrics, sla)[0])
+    if column == "tokens_per_s_per_gpu_cluster":
+        # Cluster throughput per GPU is tokens/s/GPU x deployed GPUs / budget; the budget is common to all picks.
+        return pick_.tokens_per_s_per_gpu * pick_.total_gpus
+    return float(getattr(pick_, column))
+
+
+def _describe_difference(column: str, mine: float, theirs: float) -> str:
+    if column == "sla_miss":
+        return f"misses the SLA by more ({mine:.0%} over the worst target, against {theirs:.0%})"
+    if column in ("ttft_ms", "request_latency_ms"):
+        delta = mine - theirs
+        text = f"{delta:.0f} ms" if delta >= 1 else f"{delta:.2f} ms"
+        return f"{text} higher TTFT" if column == "ttft_ms" else f"{text} longer request latency"
+    if column == "total_gpus":
+        return f"{mine - theirs:.0f} more GPUs ({mine:.0f} against {theirs:.0f})"
+    loss = 100.0 * (1.0 - mine / theirs) if theirs else 100.0
+    amount = f"{loss:.1f}%" if loss < 10 else f"{loss:.0f}%"
+    return f"{amount} fewer {_KEY_LABELS[column]}"
+
+
+def _join_labels(labels: list[str]) -> str:
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
 def _mark_unusable(table: pd.DataFrame, total_gpus: int) -> np.ndarray:
     """Fill `reject_reason` for rows that cannot run at all; return the mask of the others.
 
@@ -138,24 +232,15 @@ def _rank_default(request, table, usable, sla_reasons) -> tuple[pd.DataFrame, bo
     )
 
     pool, sla_met = _sla_pool(table, usable, sla_reasons)
-    ranked = table[pool]
-    secondary, secondary_ascending = (
-        ("request_latency_ms", True) if request.sla.is_e2e else ("tokens_per_s_per_user", False)
-    )
-    if sla_met:
-        order = ["tokens_per_s_per_gpu_cluster", secondary]
-        ascending = [False, secondary_ascending]
-    else:
-        order = ["sla_miss", "tokens_per_s_per_gpu_cluster"]
-        ascending = [True, False]
-    return ranked.sort_values(order, ascending=ascending, kind="stable"), sla_met
+    keys = ranking_keys(PickingMode.DEFAULT.value, e2e=request.sla.is_e2e, sla_met=sla_met)
+    return _sort_ranked(table[pool], keys), sla_met
 
 
 def _rank_load_match(request, table, usable, sla_reasons, warnings) -> tuple[pd.DataFrame, bool]:
     budget = request.total_gpus
     gpus = table["gpus_per_unit"].to_numpy(dtype=float)
     gpus = np.where(np.isfinite(gpus), gpus, budget + 1).astype(np.int64)
-    needed, capped, served_pct = load_match_replicas(
+    needed, capped_replicas, served_pct = load_match_replicas(
         requests_per_s=table["requests_per_s"].to_numpy(dtype=float),
         concurrency=table["concurrency"].to_numpy(dtype=float),
         gpus_per_unit=gpus,
@@ -167,37 +252,34 @@ def _rank_load_match(request, table, usable, sla_reasons, warnings) -> tuple[pd.
 
     pool, sla_met = _sla_pool(table, usable, sla_reasons)
     within = pool & (needed * gpus <= budget)
-    if within.any():
+    capped = not within.any()
+    keys = ranking_keys(PickingMode.LOAD_MATCH.value, e2e=request.sla.is_e2e, sla_met=sla_met, capped=capped)
+    if not capped:
         table.loc[pool & ~within, "reject_reason"] = "over budget"
         table["replicas"] = needed
         table["load_served_pct"] = 100.0
         table["tokens_per_s_per_gpu_cluster"] = table["tokens_per_s_per_gpu"]
-        order, ascending = ["gpus_needed", "tokens_per_s_per_gpu"], [True, False]
-        if not sla_met:
-            order, ascending = ["sla_miss", *order], [True, *ascending]
         pool = within
     else:
         # No configuration serves the whole load within the budget: deploy as
         # many units as fit and rank by how much of the load they serve.
-        table["replicas"] = capped
+        table["replicas"] = capped_replicas
         table["load_served_pct"] = served_pct
         table["tokens_per_s_per_gpu_cluster"] = cluster_tokens_per_s_per_gpu(
             table["tokens_per_s_per_gpu"].to_numpy(dtype=float), gpus, budget
         )
-        order, ascending = ["tokens_per_s_per_gpu_cluster"], [False]
-        if not sla_met:
-            order, ascending = ["sla_miss", *order], [True, *ascending]
-        if pool.any():
-            best = table[pool].sort_values(order, ascending=ascending).iloc[0]
-            target = _format_load(request)
-            warnings.append(
-                f"no configuration serves {target} within {budget} GPUs (hardware.totalGpus). "
-                f"The pick needs {int(best['gpus_needed'])} GPUs for the full load and serves "
-                f"{best['load_served_pct']:.0f}% of it. Raise totalGpus or lower the load."
-            )
-
     table["total_gpus"] = table["replicas"] * table["gpus_per_unit"]
-    ranked = table[pool].sort_values(order, ascending=ascending, kind="stable")
+
+    if capped and pool.any():
+        best = _sort_ranked(table[pool], keys).iloc[0]
+        target = _format_load(request)
+        warnings.append(
+            f"no configuration serves {target} within {budget} GPUs (hardware.totalGpus). "
+            f"The pick needs {int(best['gpus_needed'])} GPUs for the full load and serves "
+            f"{best['load_served_pct']:.0f}% of it. Raise totalGpus or lower the load."
+        )
+
+    ranked = _sort_ranked(table[pool], keys)
     return ranked.drop(columns="gpus_needed"), sla_met
 
 
@@ -227,11 +309,9 @@ def _rank_autoscale(request, table, usable, sla_reasons, warnings) -> tuple[pd.D
     table["total_gpus"] = table["replicas"] * table["gpus_per_unit"]
 
     sla_met = bool(units["meets_sla"].any())
-    if sla_met:
-        ranked = units[units["meets_sla"]].sort_values("tokens_per_s_per_gpu", ascending=False, kind="stable")
-    else:
-        ranked = units.sort_values(["sla_miss", "tokens_per_s_per_gpu"], ascending=[True, False], kind="stable")
-    return ranked, sla_met
+    keys = ranking_keys(PickingMode.AUTOSCALE.value, e2e=request.sla.is_e2e, sla_met=sla_met)
+    pool = units[units["meets_sla"]] if sla_met else units
+    return _sort_ranked(pool, keys), sla_met
 
 
 def _one_prefill_one_decode_units(request, disagg: pd.DataFrame) -> pd.DataFrame:
@@ -349,13 +429,18 @@ def _miss_notes(request, row: pd.Series) -> tuple[str, ...]:
                 f"misses e2e latency by {latency - sla.e2e_latency_ms:.0f} ms "
                 f"({latency / sla.e2e_latency_ms - 1:+.0%} of {sla.e2e_latency_ms:g} ms)"
             )
-        notes.append(f"would meet e2eLatency >= {latency:.0f} ms (on means)")
+        if math.isfinite(latency):
+            notes.append(f"would meet an e2eLatency target of {math.ceil(latency):.0f} ms or looser (on means)")
         return tuple(notes)
 
     for name, target, value in (("TTFT", sla.ttft_ms, row["ttft_ms"]), ("ITL", sla.itl_ms, row["itl_ms"])):
         if target is not None and value > target:
             notes.append(f"misses {name} by {value - target:.1f} ms ({value / target - 1:+.0%} of {target:g} ms)")
-    notes.append(f"would meet TTFT >= {row['ttft_ms']:.0f} ms and ITL >= {row['itl_ms']:.1f} ms (on means)")
+    if not (math.isfinite(row["ttft_ms"]) and math.isfinite(row["itl_ms"])):
+        return tuple(notes)  # the naive fallback predicts no latency
+    # Rounded up, so the targets shown are ones the row meets.
+    ttft_ms, itl_ms = math.ceil(row["ttft_ms"]), math.ceil(row["itl_ms"] * 10) / 10
+    notes.append(f"would meet targets of TTFT {ttft_ms:.0f} ms and ITL {itl_ms:.1f} ms or looser (on means)")
     return tuple(notes)
 
 

@@ -18,7 +18,9 @@ def format_selection(selection: Selection, request) -> str:
     """Return the table of the pick and its alternatives, then warnings and rejected counts.
 
     Layouts read `TPxEPyDPz`; workers read `xP+yD` (disagg) or `n` (agg). The
-    SLA column checks predicted means.
+    SLA column checks predicted means. When no configuration meets the SLA,
+    the first line after the table starts with "SLA NOT MET" and says which
+    targets the pick would meet.
     """
     lines = [_title(selection, request), ""]
     if not selection.top:
@@ -26,6 +28,8 @@ def format_selection(selection: Selection, request) -> str:
     else:
         rows = [_row(rank, pick_) for rank, pick_ in enumerate(selection.top, start=1)]
         lines += _table(rows)
+        if not selection.sla_met and selection.chosen is not None:
+            lines += ["", _sla_not_met_line(selection.chosen, request.sla)]
         notes = [(rank, note) for rank, p in enumerate(selection.top, start=1) for note in p.notes]
         if notes:
             lines += ["", "notes:"] + [f"  {rank}: {note}" for rank, note in notes]
@@ -46,6 +50,46 @@ def format_selection(selection: Selection, request) -> str:
         lines += ["", f"candidates: {len(table)} evaluated, {eligible} eligible"]
         lines += [f"  rejected, {reason}: {count}" for reason, count in sorted(rejected.items())]
     return "\n".join(lines)
+
+
+def _sla_not_met_line(chosen: Pick, sla) -> str:
+    """Say which targets the pick misses and the tightest targets it would meet."""
+    if not math.isfinite(chosen.ttft_ms):
+        return "SLA NOT CHECKED: the naive fallback predicts no latency, so nothing says whether the pick meets the SLA."
+
+    # (name, requested ms, predicted ms, decimals of a target); predictions get one more decimal.
+    if sla.is_e2e:
+        targets = [("e2eLatency", sla.e2e_latency_ms, chosen.request_latency_ms, 0)]
+    else:
+        targets = [("TTFT", sla.ttft_ms, chosen.ttft_ms, 0), ("ITL", sla.itl_ms, chosen.itl_ms, 1)]
+    targets = [target for target in targets if target[1] is not None]
+    requested = " and ".join(f"{name} <= {limit:g} ms" for name, limit, _, _ in targets)
+    missed = [target for target in targets if target[2] > target[1]]
+    met = [target for target in targets if target[2] <= target[1]]
+
+    predicted = " and ".join(f"{name} {value:.{digits + 1}f} ms" for name, _, value, digits in missed)
+    # Rounded up, so the target shown is one the pick meets.
+    needed = " and ".join(
+        f"{_article(name)} {name} target of at least {_round_up(value, digits):.{digits}f} ms (requested {limit:g} ms)"
+        for name, limit, value, digits in missed
+    )
+    line = (
+        f"SLA NOT MET: no configuration meets {requested} on predicted means. "
+        f"The closest configuration (rank 1) has {predicted}, so it needs {needed}"
+    )
+    if met:
+        kept = " and ".join(f"its {name} {value:.{digits + 1}f} ms meets the {limit:g} ms target" for name, limit, value, digits in met)
+        line += f"; {kept}"
+    return line + "."
+
+
+def _article(name: str) -> str:
+    return "an" if name[0] in "AEIOUaeiou" else "a"
+
+
+def _round_up(value: float, digits: int) -> float:
+    scale = 10**digits
+    return math.ceil(value * scale - 1e-9) / scale
 
 
 def _title(selection: Selection, request) -> str:

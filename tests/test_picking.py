@@ -15,7 +15,7 @@ import pytest
 
 from dgdr_kernel.hardware import ResolvedHardware, get_gpu
 from dgdr_kernel.modelarch import resolve_model
-from dgdr_kernel.picking import pick
+from dgdr_kernel.picking import explain_rank, pick
 from dgdr_kernel.request import PickingMode, ResolvedRequest, SlaTargets
 from dgdr_kernel.sla_check import e2e_sla_pairs, sla_reject_reasons
 from dgdr_kernel.sweep import CANDIDATE_COLUMNS
@@ -216,9 +216,117 @@ def test_sla_fallback_returns_closest_with_notes():
     assert selection.chosen.agg.tp == 2
     assert not selection.chosen.meets_sla
     assert "misses ITL by 2.0 ms (+20% of 10 ms)" in selection.chosen.notes
-    assert any("ITL >= 12.0 ms" in note for note in selection.chosen.notes)
+    assert "would meet targets of TTFT 100 ms and ITL 12.0 ms or looser (on means)" in selection.chosen.notes
     assert any("ITL raised from 10 ms to the achieved 12.0 ms" in w for w in selection.warnings)
     assert [p.agg.tp for p in selection.top] == [2, 1]
+
+
+def test_equal_throughput_tie_goes_to_lower_ttft():
+    # Both disagg units use 8 GPUs at 1000 tok/s/GPU and ITL 8 ms; only TTFT
+    # differs (409 ms against 402 ms), so the 402 ms row ranks first although it
+    # comes second in the table.
+    candidates = table(
+        disagg_row(1, 4, 4, 1, 1000.0, ttft_ms=409.0),
+        disagg_row(2, 2, 4, 1, 1000.0, ttft_ms=402.0),
+    )
+    request = make_request(sla=SlaTargets(2000.0, 30.0))
+    selection = pick(request, candidates)
+
+    assert [p.prefill.tp for p in selection.top] == [2, 1]
+    why = explain_rank(selection.top[1], selection.chosen, selection.picking_mode, request.sla)
+    assert why == "same tokens/s/GPU over the budget and tokens/s/user; 7 ms higher TTFT"
+
+
+def test_tie_on_throughput_ignores_float_noise():
+    # 1000 and 1000 + 1e-9 tok/s/GPU are the same throughput; TTFT decides.
+    candidates = table(agg_row(1, 1000.0 + 1e-9, ttft_ms=150.0), agg_row(2, 1000.0, ttft_ms=120.0))
+    selection = pick(make_request(), candidates)
+
+    assert [p.agg.tp for p in selection.top] == [2, 1]
+
+
+def test_equal_ttft_tie_goes_to_fewer_gpus():
+    # tp1 and tp2 both fill the 8-GPU budget; tp3 fills 6 of 8 GPUs, so its
+    # cluster throughput 1200 * 2 * 3 / 8 = 900 equals tp1's 900 * 8 / 8.
+    # Same tokens/s/user and TTFT: the 6-GPU deployment wins.
+    candidates = table(agg_row(1, 900.0), agg_row(3, 1200.0))
+    request = make_request()
+    selection = pick(request, candidates)
+
+    assert [p.total_gpus for p in selection.top] == [6, 8]
+    why = explain_rank(selection.top[1], selection.chosen, selection.picking_mode, request.sla)
+    assert why.endswith("; 2 more GPUs (8 against 6)")
+
+
+def test_load_match_tie_goes_to_lower_ttft():
+    # Rate 10 req/s: tp2 at 8 req/s needs ceil(10/8) = 2 units, tp4 at 10 req/s
+    # needs 1 unit; both 4 GPUs at 1100 tok/s/GPU, so TTFT decides.
+    candidates = table(
+        agg_row(2, 1100.0, requests_per_s=8.0, ttft_ms=180.0),
+        agg_row(4, 1100.0, requests_per_s=10.0, ttft_ms=150.0),
+    )
+    request = make_request(mode=PickingMode.LOAD_MATCH, rate=10.0)
+    selection = pick(request, candidates)
+
+    assert [p.ttft_ms for p in selection.top] == [150.0, 180.0]
+    assert [p.total_gpus for p in selection.top] == [4, 4]
+    why = explain_rank(selection.top[1], selection.chosen, selection.picking_mode, request.sla)
+    assert why == "same GPU count, tokens/s/GPU and tokens/s/user; 30 ms higher TTFT"
+
+
+def test_explain_rank_names_throughput_loss():
+    candidates = table(agg_row(1, 1000.0), agg_row(2, 950.0))
+    request = make_request()
+    selection = pick(request, candidates)
+
+    # 1 - 950 / 1000 = 5.0 % fewer.
+    assert explain_rank(selection.top[1], selection.chosen, selection.picking_mode, request.sla) == "5.0% fewer tokens/s/GPU over the budget"
+
+
+def test_summary_says_sla_not_met_first():
+    from dgdr_kernel.summary import format_selection
+
+    # Same rows as the fallback test: the pick has TTFT 100 ms (meets 200 ms)
+    # and ITL 12 ms against 10 ms.
+    request = make_request()
+    selection = pick(request, table(agg_row(1, 2000.0, ttft_ms=300.0), agg_row(2, 1000.0, itl_ms=12.0)))
+    lines = format_selection(selection, request).splitlines()
+    after_table = lines[lines.index("") + 1 :]
+    first = next(line for line in after_table[after_table.index("") :] if line)
+
+    assert first.startswith("SLA NOT MET: no configuration meets TTFT <= 200 ms and ITL <= 10 ms on predicted means.")
+    assert "needs an ITL target of at least 12.0 ms (requested 10 ms)" in first
+    assert "its TTFT 100.0 ms meets the 200 ms target" in first
+
+
+def test_summary_sla_line_rounds_target_up():
+    from dgdr_kernel.summary import format_selection
+
+    # ITL 26.04 ms shows as 26.0 but a 26.0 ms target would still miss: the line says 26.1.
+    request = make_request(sla=SlaTargets(200.0, 25.0))
+    selection = pick(request, table(agg_row(1, 1000.0, ttft_ms=90.0, itl_ms=26.04)))
+    text = format_selection(selection, request)
+
+    assert "needs an ITL target of at least 26.1 ms (requested 25 ms)" in text
+    assert "has ITL 26.04 ms" in text
+
+
+def test_summary_sla_line_in_e2e_mode():
+    from dgdr_kernel.summary import format_selection
+
+    # Request latency 100 + 10 * (101 - 1) = 1100 ms against 900 ms.
+    request = make_request(sla=SlaTargets(None, None, 900.0))
+    text = format_selection(pick(request, table(agg_row(1, 1000.0, itl_ms=10.0))), request)
+
+    assert "SLA NOT MET: no configuration meets e2eLatency <= 900 ms on predicted means." in text
+    assert "needs an e2eLatency target of at least 1100 ms (requested 900 ms)." in text
+
+
+def test_summary_without_sla_line_when_met():
+    from dgdr_kernel.summary import format_selection
+
+    request = make_request()
+    assert "SLA NOT MET" not in format_selection(pick(request, table(agg_row(1, 1000.0))), request)
 
 
 def test_nan_parallel_group_dropped():
