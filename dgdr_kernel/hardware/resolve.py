@@ -277,7 +277,8 @@ def resolve_hardware(
             f"totalGpus was not set or discovered; planning for one node of {values['total_gpus']} GPUs "
             "(set hardware.totalGpus to plan for more)"
         )
-        logger.warning("%s", notes[-1])
+        # INFO, not WARNING: the note reaches the user through the request warnings.
+        logger.info("%s", notes[-1])
 
     if "totalGpus" not in requested and values["total_gpus"] > TOTAL_GPUS_AUTO_CAP:
         notes.append(
