@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import html
+import io
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
+import yaml
 
 from dgdr_kernel.cli import main
 
@@ -59,6 +62,9 @@ def test_index_lists_every_request(batch):
     assert len(failed) == 2
     assert "workload.isl" in html.unescape(failed[0])
     assert "no-such-model" in html.unescape(failed[1])
+    # The failed notebook is named relative to the index, not by its local path.
+    assert "the executed notebook is at unknown-model/capacity_planner.failed.ipynb" in html.unescape(failed[1])
+    assert str(out) not in page
 
 
 def test_index_links_and_numbers_match_reports(batch):
@@ -76,4 +82,64 @@ def test_index_links_and_numbers_match_reports(batch):
 def test_batch_keeps_failed_notebook(batch):
     _, out = batch
     assert (out / "unknown-model" / "capacity_planner.failed.ipynb").is_file()
-    assert not (out / "invalid").exists()
+    status = yaml.safe_load((out / "unknown-model" / "profiler_status.yaml").read_text())
+    assert status["status"] == "failed"
+    assert "no-such-model" in status["error"]
+
+
+def test_batch_invalid_request_leaves_status(batch):
+    _, out = batch
+    # An invalid DGDR never reaches a worker, but its folder still gets the status file.
+    assert sorted(path.name for path in (out / "invalid").iterdir()) == ["profiler_status.yaml"]
+    status = yaml.safe_load((out / "invalid" / "profiler_status.yaml").read_text())
+    assert status["status"] == "failed"
+    assert status["phase"] == "Initializing"
+    assert "workload.isl" in status["error"]
+
+
+def test_batch_refuses_existing_index(batch, tmp_path, capsys):
+    _, out = batch
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    before = (copy / "index.html").read_text()
+
+    assert main(["batch", str(GOOD_SPECS[0]), "-o", str(copy)]) == 1
+    assert "--force" in capsys.readouterr().err
+    assert (copy / "index.html").read_text() == before
+
+
+def test_batch_force_keeps_other_files(batch, tmp_path, capsys):
+    _, out = batch
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    (copy / "notes.txt").write_text("keep me")
+    (copy / "qwen3-32b" / "notes.txt").write_text("keep me too")
+
+    assert main(["batch", str(GOOD_SPECS[0]), "-o", str(copy), "--force"]) == 0
+    capsys.readouterr()
+
+    assert (copy / "notes.txt").read_text() == "keep me"
+    assert (copy / "qwen3-32b" / "notes.txt").read_text() == "keep me too"
+    assert (copy / "qwen3-32b" / "report.html").is_file()
+    assert len(_index_rows((copy / "index.html").read_text())) == 1
+
+
+def test_batch_reads_one_stdin_spec(tmp_path, monkeypatch, capsys):
+    spec = EXAMPLES / "deepseek-v3-h200.yaml"
+    monkeypatch.setattr("sys.stdin", io.StringIO(spec.read_text()))
+    out = tmp_path / "out"
+
+    assert main(["batch", "-", "-o", str(out)]) == 0
+    capsys.readouterr()
+
+    summary = json.loads((out / "deepseek-v3" / "report_summary.json").read_text())
+    assert summary["model"] == "deepseek-ai/DeepSeek-V3"
+    assert 'href="deepseek-v3/report.html"' in (out / "index.html").read_text()
+
+
+def test_batch_rejects_repeated_stdin(tmp_path, capsys):
+    out = tmp_path / "out"
+
+    assert main(["batch", "-", "-", "-o", str(out)]) == 2
+    assert "- (standard input) given 2 times" in capsys.readouterr().err
+    assert not out.exists()

@@ -6,6 +6,7 @@ environment) and run the shipped notebook on a shipped example.
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from importlib.resources import files
@@ -13,8 +14,11 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import yaml
 
+from dgdr_kernel.bundle import BUNDLE_ENTRIES
 from dgdr_kernel.cli import main
+from dgdr_kernel.report.run import REPORT_FILES
 from dgdr_kernel.pipeline import profile
 from dgdr_kernel.report.figureset import FIGURE_NAMES
 from dgdr_kernel.report.summary import describe_pick_short
@@ -22,6 +26,10 @@ from dgdr_kernel.spec import load_dgdr
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 SPEC = EXAMPLES / "qwen3-32b-h200.yaml"
+# DeepSeek-V3 (the shipped config.json in dgdr_kernel/modelconfigs) has
+# hundreds of GB of weights, and one L4 has 24 GB (hwdata/l4.yaml), so every
+# candidate is rejected and profiling fails in SelectingConfig.
+NO_FIT_DGDR = "model: deepseek-ai/DeepSeek-V3\nhardware:\n  gpuSku: l4\n  totalGpus: 1\n  numGpusPerNode: 1\n"
 NOTEBOOK = files("dgdr_kernel.notebooks") / "capacity_planner.ipynb"
 
 
@@ -113,7 +121,12 @@ def test_report_rejects_invalid_spec(tmp_path, capsys):
     assert main(["report", str(spec), "-o", str(tmp_path / "out")]) == 1
     error = capsys.readouterr().err
     assert "hardware.gpuSku" in error
-    assert not (tmp_path / "out").exists()
+    # Invalid input still leaves a failed status file, and nothing else.
+    assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["profiler_status.yaml"]
+    status = yaml.safe_load((tmp_path / "out" / "profiler_status.yaml").read_text())
+    assert status["status"] == "failed"
+    assert status["phase"] == "Initializing"
+    assert "hardware.gpuSku" in status["error"]
 
 
 def test_report_refuses_nonempty_folder(tmp_path, capsys):
@@ -144,6 +157,9 @@ def test_report_keeps_failed_notebook(tmp_path, capsys):
     assert "ModelArchError" in error
     assert (out / "capacity_planner.failed.ipynb").is_file()
     assert not (out / "report.html").exists()
+    status = yaml.safe_load((out / "profiler_status.yaml").read_text())
+    assert status["status"] == "failed"
+    assert "no-such-model" in status["error"]
 
 
 def test_report_reruns_over_failed_run(tmp_path, capsys):
@@ -152,10 +168,11 @@ def test_report_reruns_over_failed_run(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["report", str(spec), "-o", str(out)]) == 1
 
-    # A failed run leaves only its notebook, so a fixed request may reuse the folder without --force.
+    # A failed run leaves only its notebook and status, so a fixed request may reuse the folder without --force.
     assert main(["report", str(SPEC), "-o", str(out)]) == 0
     assert (out / "report.html").is_file()
     assert not (out / "capacity_planner.failed.ipynb").exists()
+    assert yaml.safe_load((out / "profiler_status.yaml").read_text())["status"] == "success"
 
 
 def test_report_shows_reasons_in_full(report_dir):
@@ -182,3 +199,97 @@ def test_notebook_without_output_dir_writes_nothing(tmp_path, monkeypatch):
     notebook = nbformat.read(executed, as_version=4)
     streams = "".join(output.get("text", "") for cell in notebook.cells for output in cell.get("outputs", []))
     assert "no bundle written" in streams
+
+
+def test_report_failure_status_matches_profile(tmp_path, capsys):
+    spec = tmp_path / "nofit.yaml"
+    spec.write_text(NO_FIT_DGDR)
+
+    assert main(["profile", str(spec), "-o", str(tmp_path / "profiled"), "--no-progress"]) == 1
+    assert main(["report", str(spec), "-o", str(tmp_path / "reported")]) == 1
+    capsys.readouterr()
+
+    profiled = yaml.safe_load((tmp_path / "profiled" / "profiler_status.yaml").read_text())
+    reported = yaml.safe_load((tmp_path / "reported" / "profiler_status.yaml").read_text())
+    assert reported["status"] == "failed"
+    assert reported["phase"] == profiled["phase"] == "SelectingConfig"
+    assert reported["message"] == profiled["message"]
+    assert reported["error"] == profiled["error"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", reported["timestamp"])
+    assert sorted(path.name for path in (tmp_path / "reported").iterdir()) == [
+        "capacity_planner.failed.ipynb",
+        "profiler_status.yaml",
+    ]
+
+
+def test_report_force_keeps_other_files(tmp_path, capsys):
+    out = tmp_path / "mine"
+    (out / "drafts").mkdir(parents=True)
+    (out / "notes.txt").write_text("keep me")
+    (out / "drafts" / "plan.md").write_text("keep me too")
+    (out / "capacity_planner.failed.ipynb").write_text("{}")  # left by an earlier failed run
+    (out / "report.html").write_text("stale report")
+
+    assert main(["report", str(SPEC), "-o", str(out), "--force"]) == 0
+    capsys.readouterr()
+
+    assert (out / "notes.txt").read_text() == "keep me"
+    assert (out / "drafts" / "plan.md").read_text() == "keep me too"
+    assert not (out / "capacity_planner.failed.ipynb").exists()
+    assert "stale report" not in (out / "report.html").read_text(encoding="utf-8")
+    assert not [path.name for path in out.iterdir() if path.name.startswith(".")]
+
+
+def test_report_into_working_directory(tmp_path, monkeypatch, capsys):
+    (tmp_path / "notes.txt").write_text("keep me")
+    monkeypatch.chdir(tmp_path)
+
+    assert main(["report", str(SPEC), "-o", ".", "--force"]) == 0
+    capsys.readouterr()
+
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+    assert (tmp_path / "report.html").is_file()
+    assert yaml.safe_load((tmp_path / "profiler_status.yaml").read_text())["status"] == "success"
+
+
+def test_report_reads_stdin(tmp_path, monkeypatch, capsys):
+    spec = EXAMPLES / "deepseek-v3-h200.yaml"
+    monkeypatch.setattr("sys.stdin", io.StringIO(spec.read_text()))
+    out = tmp_path / "from-stdin"
+
+    assert main(["report", "-", "-o", str(out)]) == 0
+    capsys.readouterr()
+
+    expected = profile(load_dgdr(spec), progress=lambda phase, message: None).selection.chosen
+    summary = json.loads((out / "report_summary.json").read_text())
+    assert summary["request"] == load_dgdr(spec).name
+    assert summary["pick"] == describe_pick_short(expected)
+    assert summary["total_gpus"] == expected.total_gpus
+    notebook = nbformat.read(out / "capacity_planner.ipynb", as_version=4)
+    assert notebook.metadata.papermill.parameters["dgdr_text"] == spec.read_text()
+    assert "dgdr_path" not in notebook.metadata.papermill.parameters
+
+
+def test_report_rejects_empty_stdin(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+
+    assert main(["report", "-", "-o", str(tmp_path / "out")]) == 1
+    assert "the document is empty" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "report.html").exists()
+
+
+def test_report_hides_local_paths(report_dir):
+    page = (report_dir / "report.html").read_text(encoding="utf-8")
+    assert str(report_dir.parent) not in page
+    assert f"bundle written to the output folder {report_dir.name}/:" in page
+
+
+def test_report_help_names_replaced_files(capsys):
+    assert main(["report", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    force_help = text.split("--force", 2)[2].split("--kernel", 1)[0]
+
+    assert "report_summary.json" in text.split("positional arguments", 1)[0]
+    for name in (*BUNDLE_ENTRIES, *REPORT_FILES):
+        assert name in force_help, name
+    assert "keep every other file" in force_help

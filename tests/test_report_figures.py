@@ -284,6 +284,27 @@ def test_index_lists_failures(tmp_path):
     assert "1 succeeded, 1 failed" in page
 
 
+
+def test_index_pick_on_one_line_and_sla_miss_marked(tmp_path):
+    entries = [
+        {"request": "met", "pick": "disagg vllm 4P(tp1) + 1D(tp4)", "total_gpus": 8, "meets_sla": True,
+         "report": "met/report.html"},
+        {"request": "missed", "pick": "agg sglang 1x tp8", "total_gpus": 8, "meets_sla": False,
+         "report": "missed/report.html"},
+        {"request": "broken", "error": "no DGD can be generated"},
+    ]  # fmt: skip
+    page = html.write_index(entries, tmp_path / "index.html").read_text()
+    style = page.split("<style>", 1)[1].split("</style>", 1)[0]
+    rows = re.findall(r"<tr[^>]*>.*?</tr>", page.split("<tbody>", 1)[1], re.S)
+
+    assert re.search(r"td\.pick\s*\{[^}]*white-space:\s*nowrap", style)
+    assert '<td class="pick">disagg vllm 4P(tp1) + 1D(tp4)</td>' in rows[0]
+    assert re.search(r"td\.sla-missed\s*\{[^}]*background", style)
+    assert '<td class="sla-missed">no</td>' in rows[1]
+    assert "sla-missed" not in rows[0]
+    # A failed request has no pick, so its SLA cell stays empty and unmarked.
+    assert "sla-missed" not in rows[2]
+
 def test_placed_points_are_finite(candidates):
     # Rows without numbers (they do not fit) must not reach the plot.
     fig = figures.figure_pareto(candidates)

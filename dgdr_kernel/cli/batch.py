@@ -3,7 +3,10 @@
 Each request gets `DIR/<name>/` with its bundle, executed notebook and
 `report.html` (see `dgdr report`). `DIR/index.html` lists every request with
 its pick, GPUs, mean TTFT, mean ITL and tokens/s/GPU, linked to its report. A
-request that fails is listed with its error and the others still run.
+request that fails is listed with its error, its folder keeps a failed
+`profiler_status.yaml`, and the others still run. One SPEC may be `-`: the
+DGDR is read from standard input once, in this process, and handed to its
+worker as text.
 """
 
 from __future__ import annotations
@@ -15,12 +18,24 @@ import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from dgdr_kernel.cli.report import add_kernel_arguments, positive_int
+from dgdr_kernel.cli.report import REPLACED_FILES_HELP, add_kernel_arguments, positive_int
 
 __all__ = ["register", "run_batch"]
 
 INDEX_HTML = "index.html"
+STDIN = "-"
+# Folder name of a request read from standard input that has no valid name.
+STDIN_REQUEST_NAME = "stdin"
 _DEFAULT_MAX_JOBS = 4
+
+
+class _SpecsAction(argparse.Action):
+    """Store the SPEC list; standard input can be read once, so `-` may appear only once."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if values.count(STDIN) > 1:
+            parser.error(f"SPEC - (standard input) given {values.count(STDIN)} times; standard input can be read only once, so pass - at most once")
+        setattr(namespace, self.dest, values)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,12 +44,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write a report for each of many DGDRs in parallel, plus an index page",
         description=(
             "Run the capacity planner notebook on every DGDR file in parallel worker processes. "
-            "Each request gets DIR/<name>/ with its bundle, executed notebook and report.html; "
-            "DIR/index.html summarises them all. A failed request is listed with its error. "
-            "Exit code 0 when every request succeeded, 1 when any failed, 2 on a usage error."
+            "Each request gets DIR/<name>/ (<name> is the DGDR's name) with its bundle, "
+            "executed notebook, report.html and report_summary.json, as dgdr report writes them; "
+            "DIR/index.html summarises them all. A failed request is listed with its error and "
+            "its folder keeps a failed profiler_status.yaml. Exit code 0 when every request "
+            "succeeded, 1 when any failed, 2 on a usage error."
         ),
     )
-    parser.add_argument("specs", metavar="SPEC", nargs="+", help="DGDR files (YAML or JSON)")
+    parser.add_argument(
+        "specs",
+        metavar="SPEC",
+        nargs="+",
+        action=_SpecsAction,
+        help="DGDR files (YAML or JSON); one of them may be - to read a DGDR from standard input (more than one - is a usage error)",
+    )
     parser.add_argument("-o", "--output-dir", metavar="DIR", required=True, help="folder for the reports and index.html")
     parser.add_argument(
         "--jobs",
@@ -44,24 +67,30 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="N",
         help=f"requests run at once (default: the smaller of {_DEFAULT_MAX_JOBS} and the CPU count)",
     )
-    parser.add_argument("--force", action="store_true", help="replace reports already in DIR")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help=f"write into a DIR that already contains files: replace DIR/index.html and, in each DIR/<name>/, {REPLACED_FILES_HELP}; keep every other file",
+    )
     add_kernel_arguments(parser)
     parser.set_defaults(func=run_batch)
 
 
-def _request_names(specs: list[str]) -> list[tuple[str, str, str | None]]:
+def _request_names(specs: list[str], stdin_text: str | None) -> list[tuple[str, str, str | None]]:
     """Return (spec, folder name, load error) per spec; folder names are unique."""
     from dgdr_kernel.errors import DgdrError
-    from dgdr_kernel.spec import load_dgdr
+    from dgdr_kernel.spec import load_dgdr, parse_text
 
     named = []
     taken: set[str] = set()
     for spec in specs:
         error = None
         try:
-            name = load_dgdr(spec).name
+            source = parse_text(stdin_text or "", "<stdin>") if spec == STDIN else spec
+            name = load_dgdr(source).name
         except DgdrError as exc:
-            name, error = Path(spec).stem or "request", str(exc)
+            fallback = STDIN_REQUEST_NAME if spec == STDIN else Path(spec).stem
+            name, error = fallback or "request", str(exc)
         unique, suffix = name, 2
         while unique in taken:
             unique, suffix = f"{name}-{suffix}", suffix + 1
@@ -70,36 +99,49 @@ def _request_names(specs: list[str]) -> list[tuple[str, str, str | None]]:
     return named
 
 
-def report_one(spec: str, out_dir: str, force: bool, kernel_name: str, cell_timeout_s: int) -> dict:
+def report_one(spec: str, out_dir: str, force: bool, kernel_name: str, cell_timeout_s: int, dgdr_text: str | None = None) -> dict:
     """Run one report in a worker process and return its index entry (with `error` on failure)."""
     from dgdr_kernel.errors import DgdrError
     from dgdr_kernel.report.run import run_report
 
     try:
-        outcome = run_report(spec, out_dir, force=force, kernel_name=kernel_name, cell_timeout_s=cell_timeout_s)
+        outcome = run_report(
+            spec, out_dir, dgdr_text=dgdr_text, force=force, kernel_name=kernel_name, cell_timeout_s=cell_timeout_s
+        )
     except DgdrError as exc:
-        return {"error": str(exc)}
+        # The index is shared like the reports: name files relative to it, not by their local path.
+        index_dir = str(Path(out_dir).resolve().parent) + os.sep
+        return {"error": str(exc).replace(index_dir, "")}
     return dict(outcome.summary)
 
 
 def run_batch(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from dgdr_kernel.bundle import write_failed_status
+    from dgdr_kernel.errors import BundleError
     from dgdr_kernel.report.html import write_index
     from dgdr_kernel.report.run import REPORT_HTML, check_kernel
+    from dgdr_kernel.status import ProfilingPhase
 
     # A missing kernel would fail every request the same way, so report it once.
     check_kernel(args.kernel)
 
-    out_root = Path(args.output_dir)
+    out_root = Path(args.output_dir).resolve()
+    index_path = out_root / INDEX_HTML
+    if index_path.exists() and not args.force:
+        raise BundleError(f"{index_path} already exists (an earlier batch); pass --force to replace it or choose another -o")
     out_root.mkdir(parents=True, exist_ok=True)
-    requests = _request_names(args.specs)
+    stdin_text = sys.stdin.read() if STDIN in args.specs else None
+    requests = _request_names(args.specs, stdin_text)
     jobs = args.jobs or max(1, min(_DEFAULT_MAX_JOBS, os.cpu_count() or 1, len(requests)))
 
     entries: dict[str, dict] = {}
     for spec, name, error in requests:
         if error is not None:
             entries[name] = {"request": name, "error": error}
+            # The profiler contract: a status file on every outcome, invalid input included.
+            write_failed_status(out_root / name, phase=ProfilingPhase.INITIALIZING.value, error=error)
 
     runnable = [(spec, name) for spec, name, error in requests if error is None]
     # spawn: each worker starts clean instead of inheriting this process's
@@ -109,7 +151,15 @@ def run_batch(args: argparse.Namespace) -> int:
         total=len(requests), initial=len(entries), desc="dgdr batch", unit="request", file=sys.stderr
     ) as bar:
         futures = {
-            pool.submit(report_one, spec, str(out_root / name), args.force, args.kernel, args.cell_timeout): name
+            pool.submit(
+                report_one,
+                spec,
+                str(out_root / name),
+                args.force,
+                args.kernel,
+                args.cell_timeout,
+                stdin_text if spec == STDIN else None,
+            ): name
             for spec, name in runnable
         }
         for future in as_completed(futures):
@@ -126,7 +176,7 @@ def run_batch(args: argparse.Namespace) -> int:
             bar.update(1)
 
     ordered = [entries[name] for _, name, _ in requests]
-    index = write_index(ordered, out_root / INDEX_HTML, title=f"dgdr batch: {len(ordered)} request(s)")
+    index = write_index(ordered, index_path, title=f"dgdr batch: {len(ordered)} request(s)")
 
     failed = [entry for entry in ordered if entry.get("error")]
     for entry in failed:

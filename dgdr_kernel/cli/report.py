@@ -2,14 +2,26 @@
 
 DIR receives the profiling bundle (as `dgdr profile -o` writes it), the
 executed notebook `capacity_planner.ipynb`, `report.html` (code hidden,
-plotly.js embedded, readable with no network) and `report_summary.json`.
+plotly.js embedded, readable with no network) and `report_summary.json` (the
+pick and its predicted means, the row `dgdr batch` puts in its index). A
+failed run leaves `capacity_planner.failed.ipynb` and a failed
+`profiler_status.yaml` instead.
 """
 
 from __future__ import annotations
 
 import argparse
 
-__all__ = ["add_kernel_arguments", "positive_int", "register", "run_report_command"]
+__all__ = ["FORCE_HELP", "REPLACED_FILES_HELP", "add_kernel_arguments", "positive_int", "register", "run_report_command"]
+
+# The names match dgdr_kernel.bundle.BUNDLE_ENTRIES and dgdr_kernel.report.run.REPORT_FILES.
+REPLACED_FILES_HELP = (
+    "the bundle's own entries (final_config.yaml, profiler_status.yaml, dgdr_status.yaml, "
+    "candidates.csv, pareto.csv, selected_prefill_interpolation/, selected_decode_interpolation/) "
+    "and the report files (capacity_planner.ipynb, capacity_planner.failed.ipynb, report.html, "
+    "report_summary.json)"
+)
+FORCE_HELP = f"write into a DIR that already contains files: replace {REPLACED_FILES_HELP}, and keep every other file"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,13 +31,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Run notebooks/capacity_planner.ipynb with papermill on one DGDR, keep the executed "
             "notebook, and export report.html with nbconvert: the request, the sweep, the pick "
-            "and its alternatives, the figures and the DGD, readable offline. Exit code 0 on "
-            "success, 1 when the input is invalid or the notebook fails, 2 on a usage error."
+            "and its alternatives, the figures and the DGD, readable offline. DIR receives the "
+            "bundle (as dgdr profile -o writes it), capacity_planner.ipynb, report.html and "
+            "report_summary.json (JSON: request, model, GPU SKU, picking mode, pick, GPUs, mean "
+            "TTFT, mean ITL, tokens/s/GPU, whether the SLA is met on means, warnings). A failed run leaves capacity_planner.failed.ipynb and a "
+            "failed profiler_status.yaml instead. Exit code 0 on success, 1 when the input is "
+            "invalid or the notebook fails, 2 on a usage error."
         ),
     )
-    parser.add_argument("spec", metavar="SPEC", help="DGDR file (YAML or JSON)")
+    parser.add_argument("spec", metavar="SPEC", help="DGDR file (YAML or JSON), or - for standard input")
     parser.add_argument("-o", "--output-dir", metavar="DIR", required=True, help="folder for the bundle and the report")
-    parser.add_argument("--force", action="store_true", help="replace the report and bundle already in DIR")
+    parser.add_argument("--force", action="store_true", help=FORCE_HELP)
     add_kernel_arguments(parser)
     parser.set_defaults(func=run_report_command)
 

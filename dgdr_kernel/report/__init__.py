@@ -17,6 +17,7 @@ from dgdr_kernel.report.figures import (
 )
 from dgdr_kernel.report.html import export_report_html, setup_notebook, show_figure, write_index
 from dgdr_kernel.report.inputs import build_dgdr_document, with_overrides
+from dgdr_kernel.report.run import load_notebook_request, profile_with_status
 from dgdr_kernel.report.summary import describe_pick_short, summarize_result, write_summary
 from dgdr_kernel.report.tables import (
     alternatives_table,
@@ -41,8 +42,10 @@ __all__ = [
     "figure_replica_layout",
     "figure_ttft_vs_isl",
     "hardware_table",
+    "load_notebook_request",
     "memory_by_role",
     "model_table",
+    "profile_with_status",
     "reject_reason_counts",
     "request_table",
     "setup_notebook",

@@ -179,7 +179,9 @@ th, td { border-bottom: 1px solid #d0d4db; padding: 0.35rem 0.8rem; text-align: 
 th { background: #f2f4f7; }
 td.number { text-align: right; font-variant-numeric: tabular-nums; }
 tr.failed td { background: #fdecea; }
-.error { color: #a4281b; white-space: pre-wrap; font-family: monospace; }
+td.pick { white-space: nowrap; }
+td.sla-missed { background: #fde2b3; color: #7a3e00; font-weight: bold; }
+.error { color: #a4281b; white-space: pre-wrap; font-family: monospace; max-width: 40rem; }
 """
 
 
@@ -200,6 +202,17 @@ def _format_cell(key: str, value) -> tuple[str, bool]:
     return html.escape(str(value)), False
 
 
+def _cell_class(key: str, value, is_number: bool) -> str:
+    """Return the CSS class of one index cell: numbers align right, a missed SLA stands out."""
+    if is_number:
+        return "number"
+    if key == "pick":
+        return "pick"
+    if key == "meets_sla" and value is False:
+        return "sla-missed"
+    return "text"
+
+
 def write_index(entries: Iterable[Mapping], path: str | os.PathLike, *, title: str = "dgdr batch") -> Path:
     """Write an HTML index of batch results, one row per request.
 
@@ -218,7 +231,7 @@ def write_index(entries: Iterable[Mapping], path: str | os.PathLike, *, title: s
             text, is_number = _format_cell(key, entry.get(key))
             if key == "request" and entry.get("report"):
                 text = f'<a href="{html.escape(str(entry["report"]))}">{text}</a>'
-            cells.append(f'<td class="number">{text}</td>' if is_number else f"<td>{text}</td>")
+            cells.append(f'<td class="{_cell_class(key, entry.get(key), is_number)}">{text}</td>')
         if entry.get("error"):
             cells.append(f'<td class="error">failed: {html.escape(str(entry["error"]))}</td>')
         else:

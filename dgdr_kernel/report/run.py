@@ -2,9 +2,15 @@
 
 `dgdr report` and each worker of `dgdr batch` call `run_report`. Papermill
 executes `capacity_planner.ipynb` (shipped as `dgdr_kernel.notebooks`) with
-the DGDR path as a parameter, and the notebook writes the bundle into the
-output folder. Then nbconvert exports the executed notebook to `report.html`
-with the code hidden and plotly.js embedded.
+the DGDR path, or the DGDR text read from standard input, as a parameter, and
+the notebook writes the bundle into the output folder. Then nbconvert exports
+the executed notebook to `report.html` with the code hidden and plotly.js
+embedded.
+
+Every outcome leaves `profiler_status.yaml`, as `dgdr profile -o` does: the
+bundle's on success, a failed one (status, phase, message, error, timestamp)
+when the DGDR is invalid or the notebook fails. `bundle.write_failed_status`
+skips it when the folder contains other files, so an earlier bundle stays whole.
 """
 
 from __future__ import annotations
@@ -13,20 +19,28 @@ import importlib.resources
 import logging
 import os
 import shutil
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from dgdr_kernel.errors import BundleError, ReportError
+from dgdr_kernel.errors import BundleError, DgdrError, ReportError
+from dgdr_kernel.report.summary import SUMMARY_FILE
 
 __all__ = [
     "EXECUTED_NOTEBOOK",
+    "FAILED_NOTEBOOK",
     "NOTEBOOK",
+    "PROFILE_CELL_TAG",
+    "REPORT_FILES",
     "REPORT_HTML",
+    "STDIN",
     "ReportError",
     "ReportOutcome",
     "check_kernel",
     "check_output_dir",
+    "load_notebook_request",
+    "profile_with_status",
     "run_report",
 ]
 
@@ -36,11 +50,19 @@ NOTEBOOK = "capacity_planner.ipynb"
 EXECUTED_NOTEBOOK = "capacity_planner.ipynb"
 FAILED_NOTEBOOK = "capacity_planner.failed.ipynb"
 REPORT_HTML = "report.html"
+PROFILER_STATUS = "profiler_status.yaml"
+# Files a report adds next to the bundle. `--force` replaces these and the bundle's own entries, nothing else.
+REPORT_FILES = (EXECUTED_NOTEBOOK, FAILED_NOTEBOOK, REPORT_HTML, SUMMARY_FILE)
+# Tag of the notebook cell that loads and profiles the DGDR. A failed run
+# reads it to tell whether profiling had finished before the failing cell.
+PROFILE_CELL_TAG = "dgdr-profile"
+# The SPEC that stands for standard input.
+STDIN = "-"
 DEFAULT_KERNEL = "python3"
 DEFAULT_CELL_TIMEOUT_S = 600
 
 # Files an earlier failed run leaves; a new run may replace them without --force.
-_REPLACEABLE_FILES = {"profiler_status.yaml", FAILED_NOTEBOOK}
+_REPLACEABLE_FILES = {PROFILER_STATUS, FAILED_NOTEBOOK}
 
 
 @dataclass(frozen=True)
@@ -96,25 +118,30 @@ def check_output_dir(out_dir: Path, *, force: bool) -> None:
 
 
 def run_report(
-    spec_path: str | os.PathLike,
+    spec: str | os.PathLike,
     out_dir: str | os.PathLike,
     *,
+    dgdr_text: str | None = None,
     force: bool = False,
     kernel_name: str = DEFAULT_KERNEL,
     cell_timeout_s: int = DEFAULT_CELL_TIMEOUT_S,
     progress_bar: bool = False,
 ) -> ReportOutcome:
-    """Execute the capacity planner on one DGDR file and export `report.html`.
+    """Execute the capacity planner on one DGDR and export `report.html`.
 
     Parameters
     ----------
-    spec_path
-        The DGDR YAML or JSON file.
+    spec
+        The DGDR YAML or JSON file, or `-` to read the DGDR from standard input.
     out_dir
         Receives the bundle, the executed notebook, `report.html` and
         `report_summary.json`.
+    dgdr_text
+        The DGDR as YAML or JSON text; when given, `spec` only names it in
+        messages and nothing is read from it.
     force
-        Replace an existing report or bundle in `out_dir`.
+        Write into an `out_dir` that contains files: replace the bundle's own
+        entries and the report files (`REPORT_FILES`), keep every other file.
     kernel_name
         The Jupyter kernel that runs the notebook.
     cell_timeout_s
@@ -125,40 +152,55 @@ def run_report(
     Raises
     ------
     SpecError
-        The DGDR is invalid (checked before any kernel starts).
+        The DGDR is invalid (checked before any kernel starts); a failed
+        `profiler_status.yaml` is written into `out_dir`.
     BundleError
         `out_dir` contains files and `force` is not set.
     ReportError
         A kernel or package is missing, or the notebook failed; the failed
-        notebook is kept in `out_dir` as `capacity_planner.failed.ipynb`.
+        notebook is kept in `out_dir` as `capacity_planner.failed.ipynb`
+        next to a failed `profiler_status.yaml`.
     """
+    from dgdr_kernel.bundle import write_failed_status
     from dgdr_kernel.report.summary import read_summary
-    from dgdr_kernel.spec import load_dgdr
+    from dgdr_kernel.spec import load_dgdr, parse_text
+    from dgdr_kernel.status import ProfilingPhase
 
-    spec_path = Path(spec_path).resolve()
     out_dir = Path(out_dir).resolve()
+    if dgdr_text is None and str(spec) == STDIN:
+        dgdr_text = sys.stdin.read()
+    spec_name = "<stdin>" if str(spec) == STDIN else Path(spec).name
+    spec_path = None if dgdr_text is not None else Path(spec).resolve()
 
     # Cheap checks first, so a bad input fails before a kernel starts.
-    loaded = load_dgdr(spec_path)
     check_output_dir(out_dir, force=force)
+    try:
+        loaded = load_dgdr(spec_path) if spec_path is not None else load_dgdr(parse_text(dgdr_text, spec_name))
+    except DgdrError as exc:
+        write_failed_status(out_dir, phase=ProfilingPhase.INITIALIZING.value, error=exc)
+        raise
     _require_notebook_extra()
     check_kernel(kernel_name)
-    # The bundle writer accepts only an earlier status file in its folder.
-    (out_dir / FAILED_NOTEBOOK).unlink(missing_ok=True)
+    _remove_failed_outcome(out_dir)
 
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     from dgdr_kernel.report.html import export_report_html
 
-    parameters = {"dgdr_path": str(spec_path), "output_dir": str(out_dir), "overwrite": bool(force), "interactive": False}
+    parameters = {"output_dir": str(out_dir), "overwrite": bool(force), "interactive": False}
+    if spec_path is not None:
+        parameters["dgdr_path"] = str(spec_path)
+    else:
+        parameters["dgdr_text"] = dgdr_text
     notebook_source = importlib.resources.files("dgdr_kernel.notebooks").joinpath(NOTEBOOK)
 
     with tempfile.TemporaryDirectory(prefix="dgdr-report-") as scratch, importlib.resources.as_file(notebook_source) as notebook:
         # papermill saves the output notebook after every cell; it is kept out
-        # of `out_dir` because the bundle writer replaces that folder whole.
+        # of `out_dir` until the run succeeds, so a failed run leaves it under
+        # FAILED_NOTEBOOK and never a half-run notebook under the final name.
         executed = Path(scratch) / EXECUTED_NOTEBOOK
-        logger.info("executing %s for %s", notebook, spec_path)
+        logger.info("executing %s for %s", notebook, spec_name)
         try:
             papermill.execute_notebook(
                 str(notebook),
@@ -170,9 +212,10 @@ def run_report(
                 report_mode=True,
             )
         except PapermillExecutionError as exc:
+            _record_notebook_failure(executed, out_dir, exc)
             kept = _keep_failed_notebook(executed, out_dir)
             raise ReportError(
-                f"{spec_path.name}: the capacity planner notebook failed in cell {exc.cell_index}: "
+                f"{spec_name}: the capacity planner notebook failed in cell {exc.cell_index}: "
                 f"{exc.ename}: {exc.evalue}; the executed notebook is at {kept}"
             ) from None
 
@@ -184,6 +227,99 @@ def run_report(
     summary = read_summary(out_dir) or {}
     logger.info("report written to %s", html_path)
     return ReportOutcome(out_dir=out_dir, html_path=html_path, notebook_path=notebook_path, summary=summary)
+
+
+def load_notebook_request(*, dgdr_path: str = "", dgdr_text: str = "", fields: dict | None = None):
+    """Load the DGDR a notebook run names: a file, YAML or JSON text, or plain fields.
+
+    The first of `dgdr_path`, `dgdr_text` and `fields` that is set wins.
+    Raises SpecError when the DGDR is invalid.
+    """
+    from dgdr_kernel.report.inputs import build_dgdr_document
+    from dgdr_kernel.spec import load_dgdr, parse_text
+
+    if dgdr_path:
+        return load_dgdr(dgdr_path)
+    if dgdr_text:
+        # Parsed here because `load_dgdr` takes a one-line string without a
+        # newline for a file name.
+        return load_dgdr(parse_text(dgdr_text, "<dgdr_text>"))
+    return load_dgdr(build_dgdr_document(**(fields or {})))
+
+
+def profile_with_status(load, *, output_dir: str | os.PathLike = ""):
+    """Load and profile a DGDR; on failure write a failed `profiler_status.yaml`, then re-raise.
+
+    `load` is a callable returning the loaded DGDR, so an invalid DGDR is
+    recorded too. The status names the phase the pipeline had reached, as
+    `dgdr profile -o` writes it. Returns the loaded DGDR and the `ProfileResult`.
+    """
+    from dgdr_kernel.bundle import write_failed_status
+    from dgdr_kernel.pipeline import profile
+    from dgdr_kernel.status import ProfilingPhase
+
+    phase = ProfilingPhase.INITIALIZING.value
+
+    def track(current: str, message: str) -> None:
+        nonlocal phase
+        phase = current
+
+    try:
+        loaded = load()
+        return loaded, profile(loaded, progress=track)
+    except Exception as exc:  # a bug fails the run as surely as bad input; the status must say so
+        if output_dir:
+            write_failed_status(output_dir, phase=phase, error=exc)
+        raise
+
+
+def _remove_failed_outcome(out_dir: Path) -> None:
+    """Remove what an earlier failed run left, so the outcome files always describe this run."""
+    (out_dir / FAILED_NOTEBOOK).unlink(missing_ok=True)
+    status = out_dir / PROFILER_STATUS
+    if _read_status(status) == "failed":
+        status.unlink()
+
+
+def _read_status(path: Path) -> str | None:
+    import yaml
+
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return None
+    return document.get("status") if isinstance(document, dict) else None
+
+
+def _record_notebook_failure(executed: Path, out_dir: Path, error) -> None:
+    """Write a failed status unless the profiling cell already wrote one (with its exact phase).
+
+    A cell before the profiling cell fails in phase Initializing; a cell after
+    it fails once profiling is Done (figures, the bundle, the summary).
+    """
+    from dgdr_kernel.bundle import write_failed_status
+    from dgdr_kernel.status import ProfilingPhase
+
+    if (out_dir / PROFILER_STATUS).exists():
+        return
+    profile_cell = _find_tagged_cell(executed, PROFILE_CELL_TAG)
+    after_profiling = profile_cell is not None and error.cell_index > profile_cell
+    phase = ProfilingPhase.DONE if after_profiling else ProfilingPhase.INITIALIZING
+    write_failed_status(out_dir, phase=phase.value, error=f"{error.ename}: {error.evalue}")
+
+
+def _find_tagged_cell(notebook_path: Path, tag: str) -> int | None:
+    import nbformat
+
+    try:
+        notebook = nbformat.read(notebook_path, as_version=4)
+    except (OSError, ValueError) as exc:
+        logger.warning("cannot read the executed notebook %s: %s", notebook_path, exc)
+        return None
+    for index, cell in enumerate(notebook.cells):
+        if tag in cell.get("metadata", {}).get("tags", []):
+            return index
+    return None
 
 
 def _keep_failed_notebook(executed: Path, out_dir: Path) -> Path | None:
