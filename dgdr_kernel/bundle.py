@@ -67,6 +67,11 @@ def dump_yaml(document, *, all_documents: bool = False) -> str:
     return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
 
 
+def _holds_bundle(out: Path) -> bool:
+    """Return True when `out` contains bundle entries other than the status file."""
+    return any((out / name).exists() for name in BUNDLE_ENTRIES if name != PROFILER_STATUS)
+
+
 def _is_replaceable_without_force(out: Path) -> bool:
     entries = [entry.name for entry in out.iterdir()]
     return entries == [] or entries == [PROFILER_STATUS]
@@ -199,12 +204,12 @@ def _remove(path: Path) -> None:
 def write_failed_status(out_dir: str | os.PathLike, *, phase: str, error: BaseException | str) -> Path | None:
     """Write a failed profiler_status.yaml into `out_dir`; return its path, or None when skipped.
 
-    Skipped (with a log line) when `out_dir` already contains other files, so a
-    previous bundle stays untouched.
+    Skipped (with a log line) when `out_dir` holds a previous bundle, so its
+    status keeps describing it. Other files in the folder are left as they are.
     """
     out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or not _is_replaceable_without_force(out)):
-        logger.warning("profiler_status.yaml not written because %s already contains other files; they are left untouched", out)
+    if out.exists() and (not out.is_dir() or _holds_bundle(out)):
+        logger.warning("profiler_status.yaml not written because %s holds an earlier bundle; it is left untouched", out)
         return None
 
     status = build_profiler_status("failed", phase=phase, message=f"profiling failed during {phase}", error=str(error))

@@ -180,3 +180,15 @@ def test_report_files_match_report_command():
     # --force clears exactly the files `dgdr report` writes next to the bundle.
     expected = {run.EXECUTED_NOTEBOOK, run.FAILED_NOTEBOOK, run.REPORT_HTML, summary.SUMMARY_FILE}
     assert set(REPORT_FILES) == expected
+
+
+def test_failed_status_keeps_user_files(tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("important")
+
+    path = write_failed_status(out, phase="Initializing", error="model not found")
+
+    assert path == out / "profiler_status.yaml"
+    assert yaml.safe_load(path.read_text())["status"] == "failed"
+    assert (out / "notes.txt").read_text() == "important"
