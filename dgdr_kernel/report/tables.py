@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from dgdr_kernel.picking import explain_rank
 from dgdr_kernel.report.summary import describe_pick_short
+from dgdr_kernel.request import SlaTargets
 from dgdr_kernel.selection import Pick, Selection
 
 __all__ = [
@@ -110,7 +112,7 @@ def reject_reason_counts(candidates: pd.DataFrame) -> pd.DataFrame:
     return reasons.value_counts().rename_axis("reason").to_frame("candidates")
 
 
-def _reason_against(rank: int, pick: Pick, chosen: Pick, picking_mode: str) -> str:
+def _reason_against(rank: int, pick: Pick, chosen: Pick, picking_mode: str, sla: SlaTargets | None) -> str:
     if rank == 1:
         return {
             "default": "chosen: highest tokens/s/GPU over the whole budget under the SLA",
@@ -118,6 +120,10 @@ def _reason_against(rank: int, pick: Pick, chosen: Pick, picking_mode: str) -> s
             "autoscale": "chosen: best prefill and decode engines for the planner",
         }.get(picking_mode, "chosen")
 
+    if sla is not None:
+        return explain_rank(pick, chosen, picking_mode, sla)
+
+    # Without the SLA targets the deciding key is unknown, so name the visible losses.
     reasons = []
     if not pick.meets_sla:
         reasons.append("misses the SLA (means)")
@@ -131,8 +137,12 @@ def _reason_against(rank: int, pick: Pick, chosen: Pick, picking_mode: str) -> s
     return "; ".join(reasons)
 
 
-def alternatives_table(selection: Selection) -> pd.DataFrame:
-    """Return the ranked top picks with their predicted means and why each ranks where it does."""
+def alternatives_table(selection: Selection, sla: SlaTargets | None = None) -> pd.DataFrame:
+    """Return the ranked top picks with their predicted means and why each ranks where it does.
+
+    With the request's `sla`, each alternative names the ranking key that put it
+    below rank 1 (for example "same tokens/s/GPU; 7 ms higher TTFT").
+    """
     rows = []
     chosen = selection.chosen
     for rank, pick in enumerate(selection.top, start=1):
@@ -147,7 +157,7 @@ def alternatives_table(selection: Selection) -> pd.DataFrame:
                 "tokens/s/GPU": round(pick.tokens_per_s_per_gpu, 1),
                 "meets SLA (means)": "yes" if pick.meets_sla else "no",
                 "provenance": pick.provenance,
-                "why": _reason_against(rank, pick, chosen or pick, selection.picking_mode),
+                "why": _reason_against(rank, pick, chosen or pick, selection.picking_mode, sla),
             }
         )
     columns = ["rank", "configuration", "GPUs", "mean TTFT (ms)", "mean ITL (ms)", "tokens/s/user",
