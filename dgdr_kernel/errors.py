@@ -60,11 +60,13 @@ class SpecProblem:
 class SpecError(DgdrError):
     """Raised when a DGDR is invalid; `problems` lists every problem found."""
 
-    def __init__(self, problems: list[SpecProblem], source: str | None = None):
+    def __init__(self, problems: list[SpecProblem], source: str | None = None, *, headline: str | None = None):
         self.problems = list(problems)
         self.source = source
+        # A file that cannot be read is not an invalid DGDR, so the reader may pass its own headline.
+        self.headline = headline
         where = f" in {source}" if source else ""
-        lines = [f"invalid DGDR{where}: {len(self.problems)} problem(s)"]
+        lines = [f"{headline or f'invalid DGDR{where}'}: {len(self.problems)} problem(s)"]
         lines += [f"  - {problem}" for problem in self.problems]
         super().__init__("\n".join(lines))
 

@@ -120,6 +120,14 @@ def _read_error(source_name: str, message: str, fix: str | None = None) -> SpecE
     return SpecError([SpecProblem("(document)", message, None, fix)], source=source_name)
 
 
+def _file_error(source_name: str, message: str, fix: str | None = None) -> SpecError:
+    return SpecError(
+        [SpecProblem("(file)", message, None, fix)],
+        source=source_name,
+        headline=f"cannot read DGDR file {source_name}",
+    )
+
+
 def _unique_json_object(pairs: list[tuple[str, Any]]) -> dict:
     keys = [key for key, _ in pairs]
     duplicates = sorted({key for key in keys if keys.count(key) > 1})
@@ -199,13 +207,13 @@ def read_source(source: str | os.PathLike | Mapping) -> tuple[Any, str]:
 def _read_file(path: Path) -> tuple[Any, str]:
     name = str(path)
     if not path.exists():
-        raise _read_error(name, f"file not found: {name}", "check the path")
+        raise _file_error(name, f"file not found: {name}", "check the path")
     if path.is_dir():
-        raise _read_error(name, f"{name} is a directory, not a DGDR file", "pass a .yaml or .json file")
+        raise _file_error(name, f"{name} is a directory, not a DGDR file", "pass a .yaml or .json file")
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise _read_error(name, f"cannot read {name}: {exc}") from None
+        raise _file_error(name, f"cannot read {name}: {exc}") from None
     return parse_text(text, name), name
 
 
@@ -408,6 +416,39 @@ _TYPE_MESSAGES = {
 }
 
 
+_TYPE_FIXES = {
+    "int_type": "write a whole number without units, e.g. 4000",
+    "int_parsing": "write a whole number without units, e.g. 4000",
+    "int_from_float": "drop the fractional part",
+    "float_type": "write a plain number without units, e.g. 2000",
+    "float_parsing": "write a plain number without units, e.g. 2000",
+    "bool_type": "write true or false",
+    "bool_parsing": "write true or false",
+}
+
+# Names users write for an engine, mapped to the DGDR's backend values.
+_BACKEND_SPELLINGS = {
+    "tensorrt-llm": "trtllm",
+    "tensorrt_llm": "trtllm",
+    "tensorrtllm": "trtllm",
+    "trt-llm": "trtllm",
+    "trt_llm": "trtllm",
+}
+
+
+def _closest_literal(value: object, context: dict) -> str | None:
+    """Suggest the allowed value a mistyped enum value most likely means."""
+    if not isinstance(value, str):
+        return None
+    if value.lower() in _BACKEND_SPELLINGS:
+        return f"use {_BACKEND_SPELLINGS[value.lower()]!r}"
+    allowed = re.findall(r"'([^']*)'", str(context.get("expected", "")))
+    if value.lower() in allowed:
+        return f"use {value.lower()!r} (values are lowercase)"
+    closest = difflib.get_close_matches(value.lower(), allowed, n=1, cutoff=0.6)
+    return f"did you mean {closest[0]!r}?" if closest else None
+
+
 def _number_text(number: object) -> str:
     if isinstance(number, float) and number.is_integer():
         return str(int(number))
@@ -435,7 +476,7 @@ def _problem_from_error(error: dict, prefix: tuple = ()) -> SpecProblem:
         fix = "set a positive value or remove the field" if context.get("gt") == 0 else None
         return SpecProblem(path, f"must be {relation}", value, fix)
     if kind == "literal_error":
-        return SpecProblem(path, f"must be one of {context.get('expected')}", value)
+        return SpecProblem(path, f"must be one of {context.get('expected')}", value, _closest_literal(value, context))
     if kind == "string_pattern_mismatch":
         return SpecProblem(
             path,
@@ -448,7 +489,7 @@ def _problem_from_error(error: dict, prefix: tuple = ()) -> SpecProblem:
     if kind == "missing":
         return SpecProblem(path, "is required", None, f"set {path}")
     if kind in _TYPE_MESSAGES:
-        return SpecProblem(path, _TYPE_MESSAGES[kind], value)
+        return SpecProblem(path, _TYPE_MESSAGES[kind], value, _TYPE_FIXES.get(kind))
     message = error["msg"].removeprefix("Value error, ")
     return SpecProblem(path, message, value)
 

@@ -477,3 +477,34 @@ def test_planner_config_defaults():
     assert (config.ttft, config.itl) == (500.0, 50.0)
     assert config.fpm_sample_bucket_size == 16
     assert config.load_scaling_down_sensitivity == 80
+
+
+def test_missing_file_headline_says_unreadable():
+    error = load_invalid(str(FIXTURES / "does-not-exist.yaml"))
+
+    assert str(error).startswith("cannot read DGDR file ")
+    assert error.problems[0].fix == "check the path"
+
+
+@pytest.mark.parametrize(
+    ("backend", "fix"),
+    [
+        ("tensorrt-llm", "use 'trtllm'"),
+        ("TRT-LLM", "use 'trtllm'"),
+        ("VLLM", "use 'vllm' (values are lowercase)"),
+        ("sglng", "did you mean 'sglang'?"),
+    ],
+)
+def test_backend_spelling_suggests_value(backend, fix):
+    error = load_invalid({"model": "Qwen/Qwen3-8B", "backend": backend})
+
+    assert error.problems[0].path == "backend"
+    assert error.problems[0].fix == fix
+
+
+def test_integer_with_unit_gets_fix():
+    error = load_invalid({"model": "Qwen/Qwen3-8B", "workload": {"isl": "4k"}})
+
+    assert error.problems[0].path == "workload.isl"
+    assert error.problems[0].message == "must be an integer"
+    assert error.problems[0].fix == "write a whole number without units, e.g. 4000"

@@ -41,6 +41,7 @@ class ValidationResult:
     dgdr: LoadedDgdr | None = None
     problems: list[SpecProblem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    headline: str | None = None  # set when the file could not be read at all
 
     @property
     def valid(self) -> bool:
@@ -98,7 +99,7 @@ def validate_source(name: str) -> ValidationResult:
     try:
         dgdr = load_dgdr(name)
     except SpecError as exc:
-        return ValidationResult(source=exc.source or source, problems=list(exc.problems))
+        return ValidationResult(source=exc.source or source, problems=list(exc.problems), headline=exc.headline)
 
     result = ValidationResult(source=dgdr.source, dgdr=dgdr, warnings=list(dgdr.warnings))
     _check_context_window(result)
@@ -179,7 +180,7 @@ def _print_yaml(results: list[ValidationResult]) -> None:
             print(f"warning: {result.source}: {note}", file=sys.stderr)
 
         if not result.valid:
-            print(f"error: {SpecError(result.problems, source=result.source)}", file=sys.stderr)
+            print(f"error: {SpecError(result.problems, source=result.source, headline=result.headline)}", file=sys.stderr)
             continue
 
         if not first:
