@@ -61,6 +61,13 @@ def build_report(predicted: pd.DataFrame) -> dict:
         for key, group in rows.groupby(GROUP_KEYS, sort=True, dropna=False):
             groups.append({**dict(zip(["model", "gpu", "engine", "precision"], key)), **summarise(group)})
         report[mode] = {"overall": summarise(rows), "groups": groups}
+    # Disagg rows that state their worker counts, and rows whose counts were
+    # inferred (see dgdr_kernel.perf.measured.infer_disagg_workers).
+    disagg = predicted[predicted["mode"] == "disagg"]
+    stated = disagg["workers_stated"].fillna(False).astype(bool) if "workers_stated" in disagg else pd.Series(False, index=disagg.index)
+    for name, rows in (("stated_workers", disagg[stated]), ("inferred_workers", disagg[~stated])):
+        groups = [{**dict(zip(["model", "gpu", "engine", "precision"], key)), **summarise(group)} for key, group in rows.groupby(GROUP_KEYS, sort=True, dropna=False)]
+        report["disagg"][name] = {"overall": summarise(rows), "groups": groups}
     skipped = predicted[predicted["reason"] != ""]
     report["not_predicted"] = {reason: int(count) for reason, count in skipped["reason"].value_counts().items()}
     return report
@@ -68,6 +75,15 @@ def build_report(predicted: pd.DataFrame) -> dict:
 
 def _format(value):
     return "-" if value is None else f"{value}"
+
+
+def _print_groups(groups: list[dict]) -> None:
+    table = pd.DataFrame(groups)
+    if table.empty:
+        return
+    columns = ["model", "gpu", "engine", "precision", "rows", "rows_predicted", "ttft_median_abs_error_pct", "ttft_mean_abs_error_pct", "ttft_within_20_pct", "itl_median_abs_error_pct", "itl_mean_abs_error_pct", "itl_within_20_pct"]
+    renamed = table[columns].rename(columns=lambda name: name.replace("_abs_error_pct", "_%").replace("_within_20_pct", "_in20"))
+    print(renamed.to_string(index=False))
 
 
 def print_report(report: dict) -> None:
@@ -79,11 +95,12 @@ def print_report(report: dict) -> None:
             f"within 20 %: {_format(overall['ttft_within_20_pct'])} | ITL median {_format(overall['itl_median_abs_error_pct'])} %, "
             f"mean {_format(overall['itl_mean_abs_error_pct'])} %, within 20 %: {_format(overall['itl_within_20_pct'])}"
         )
-        table = pd.DataFrame(report[mode]["groups"])
-        if not table.empty:
-            columns = ["model", "gpu", "engine", "precision", "rows", "rows_predicted", "ttft_median_abs_error_pct", "ttft_mean_abs_error_pct", "ttft_within_20_pct", "itl_median_abs_error_pct", "itl_mean_abs_error_pct", "itl_within_20_pct"]
-            renamed = table[columns].rename(columns=lambda name: name.replace("_abs_error_pct", "_%").replace("_within_20_pct", "_in20"))
-            print(renamed.to_string(index=False))
+        _print_groups(report[mode]["groups"])
+        print()
+    for name, title in (("stated_workers", "disagg rows that state worker counts"), ("inferred_workers", "disagg rows with inferred worker counts")):
+        part = report["disagg"][name]["overall"]
+        print(f"== {title}: {part['rows_predicted']} of {part['rows']} rows predicted")
+        print(f"   TTFT median {_format(part['ttft_median_abs_error_pct'])} %, within 20 %: {_format(part['ttft_within_20_pct'])} | ITL median {_format(part['itl_median_abs_error_pct'])} %, within 20 %: {_format(part['itl_within_20_pct'])}")
         print()
     print("== rows not predicted")
     for reason, count in report["not_predicted"].items():
@@ -105,7 +122,7 @@ def main(argv=None) -> int:
     report = build_report(predicted)
 
     if args.out:
-        columns = ["row", "mode", "model_label", "gpu_label", "engine_label", "precision", "isl", "osl", "concurrency", "measured_ttft_ms", "predicted_ttft_ms", "ttft_error_pct", "measured_itl_ms", "predicted_itl_ms", "itl_error_pct", "provenance", "assumption", "reason"]
+        columns = ["row", "mode", "model_label", "gpu_label", "engine_label", "precision", "isl", "osl", "concurrency", "p_workers", "d_workers", "measured_ttft_ms", "predicted_ttft_ms", "ttft_error_pct", "measured_itl_ms", "predicted_itl_ms", "itl_error_pct", "provenance", "assumption", "reason"]
         predicted.reindex(columns=columns).to_csv(args.out, index=False)
     if args.json:
         print(json.dumps(report, indent=None))

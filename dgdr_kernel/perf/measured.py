@@ -17,7 +17,7 @@ from dgdr_kernel.errors import DgdrError, PerfModelError
 from dgdr_kernel.perf.layout import Layout
 from dgdr_kernel.perf.model import PerfModel
 
-__all__ = ["REQUIRED_COLUMNS", "read_measured", "map_rows", "predict_rows", "GPU_NAMES", "MODEL_LABELS"]
+__all__ = ["REQUIRED_COLUMNS", "read_measured", "map_rows", "predict_rows", "infer_disagg_workers", "GPU_NAMES", "MODEL_LABELS", "DECODE_MAX_BATCH"]
 
 REQUIRED_COLUMNS = ("engine", "model", "precision", "gpu", "tp", "pp", "ep", "isl", "osl", "concurrency", "ttft_ms_mean", "tpot_ms_mean", "notes")
 
@@ -51,6 +51,10 @@ MODEL_LABELS = {
     "Qwen3-235B-A22B": "Qwen/Qwen3-235B-A22B",
     "Qwen3-30B-A3B": "Qwen/Qwen3-30B-A3B",
 }
+
+# Largest batch one decode worker runs: AIConfigurator's decode_max_batch_size
+# (512, the top of the decode batch grid in dgdr_kernel/search_space.py).
+DECODE_MAX_BATCH = 512
 
 PRECISIONS = {"fp16": "fp16", "bf16": "bf16", "fp8": "fp8", "fp4": "fp4", "nvfp4": "fp4", "mxfp4": "fp4"}
 
@@ -211,8 +215,9 @@ def map_rows(frame: pd.DataFrame, resolve_model, get_gpu) -> pd.DataFrame:
                 reject("disagg row without prefill and decode layouts in notes")
                 continue
             p_role, d_role = _parse_role(prefill.group(1)), _parse_role(decode.group(1))
-            if not (p_role["workers"] and d_role["workers"]):
-                record["assumption"] = (record["assumption"] + "; " if record["assumption"] else "") + "worker counts not stated: one prefill and one decode worker assumed"
+            # Rows without worker counts get them inferred in `predict_rows`,
+            # which has the model to size them (see `infer_disagg_workers`).
+            record["workers_stated"] = bool(p_role["workers"] and d_role["workers"])
             record.update({f"p_{key}": value for key, value in _complete_moe(p_role, arch.is_moe).items()})
             record.update({f"d_{key}": value for key, value in _complete_moe(d_role, arch.is_moe).items()})
             record["p_workers"] = max(p_role["workers"], 1)
@@ -220,6 +225,28 @@ def map_rows(frame: pd.DataFrame, resolve_model, get_gpu) -> pd.DataFrame:
     mapped = pd.DataFrame.from_records(records)
     mapped.attrs["archs"] = {key: value for key, value in arch_cache.items() if not isinstance(value, Exception)}
     return mapped
+
+
+def infer_disagg_workers(model: PerfModel, prefill_layout: Layout, decode_layout: Layout, isl, osl, concurrency):
+    """Return (prefill workers, decode workers) sized for `concurrency` the way a deployment would be.
+
+    Decode: the fewest workers that hold every in-flight request, each at
+    most min(its KV capacity at isl + osl, `DECODE_MAX_BATCH`) requests.
+    Prefill: the fewest workers whose prefill rate covers the decode
+    workers' request rate, with the throughput degradations of the sweep's
+    x:y rate matching (`dgdr_kernel.rate_matching`).
+    """
+    from dgdr_kernel.rate_matching import DECODE_DEGRADATION, PREFILL_DEGRADATION
+
+    concurrency = np.maximum(np.asarray(concurrency, dtype=float), 1.0)
+    capacity = model.max_batch(decode_layout, isl, osl).astype(float)
+    batch_cap = np.clip(capacity, 1.0, DECODE_MAX_BATCH)
+    decode_workers = np.ceil(concurrency / batch_cap)
+    decode = model.disagg_decode(decode_layout, isl, osl, concurrency / decode_workers)
+    prefill = model.disagg_prefill(prefill_layout, isl)
+    needed = DECODE_DEGRADATION * decode_workers * decode.requests_per_s / (PREFILL_DEGRADATION * prefill.requests_per_s)
+    prefill_workers = np.maximum(np.ceil(np.nan_to_num(needed, nan=1.0)), 1.0)
+    return prefill_workers, decode_workers
 
 
 def _layout(group: pd.DataFrame, prefix: str) -> Layout:
@@ -254,13 +281,30 @@ def predict_rows(mapped: pd.DataFrame, get_gpu, params_for=None) -> pd.DataFrame
             ttft_ms, itl_ms = prediction.ttft_ms, prediction.itl_ms
             static = group["harness"].to_numpy() == "static"
             if static.any():
-                ttft_ms = np.where(static, model.prefill_ms(decode_layout, isl, batch=concurrency), ttft_ms)
+                # gptSessionBenchmark runs a compiled TensorRT engine from C++, so
+                # its prefill has no eager per-MoE-layer launch cost.
+                engine = PerfModel(archs[model_id], get_gpu(sku), backend, weight_dtype=None if dtype == "checkpoint" else dtype, params=model.params.replace(moe_prefill_layer_overhead_us=0.0))
+                ttft_ms = np.where(static, engine.prefill_ms(decode_layout, isl, batch=concurrency), ttft_ms)
                 itl_ms = np.where(static, model.decode_step_ms(decode_layout, concurrency, isl + osl / 2.0), itl_ms)
             fits = model.memory(decode_layout).fits
         else:
             prefill_layout = _layout(group, "p")
             reasons = np.where(reasons == "", model.validate_layout(prefill_layout), reasons)
-            ttft_ms, itl_ms, _ = model.disagg_closed_loop(prefill_layout, decode_layout, group["p_workers"].to_numpy(float), group["d_workers"].to_numpy(float), isl, osl, concurrency)
+            p_workers, d_workers = group["p_workers"].to_numpy(float), group["d_workers"].to_numpy(float)
+            stated = group["workers_stated"].to_numpy(bool)
+            if not stated.all():
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    inferred_p, inferred_d = infer_disagg_workers(model, prefill_layout, decode_layout, isl, osl, concurrency)
+                p_workers = np.where(stated, p_workers, inferred_p)
+                d_workers = np.where(stated, d_workers, inferred_d)
+                for index, x, y, known in zip(group.index, p_workers, d_workers, stated):
+                    if known:
+                        continue
+                    note = f"worker counts not stated: {int(x)}P{int(y)}D inferred (decode workers to hold the concurrency, prefill workers rate-matched)"
+                    result.loc[index, "assumption"] = f"{result.loc[index, 'assumption']}; {note}" if result.loc[index, "assumption"] else note
+            result.loc[group.index, "p_workers"] = p_workers
+            result.loc[group.index, "d_workers"] = d_workers
+            ttft_ms, itl_ms, _ = model.disagg_closed_loop(prefill_layout, decode_layout, p_workers, d_workers, isl, osl, concurrency)
             fits = model.memory(decode_layout).fits & model.memory(prefill_layout).fits
 
         reasons = np.where((reasons == "") & ~fits, "layout does not fit in GPU memory by this model", reasons)

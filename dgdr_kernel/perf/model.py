@@ -148,6 +148,9 @@ class PerfModel:
         """Return the time of one forward step of `shape` (tokens per attention DP rank)."""
         priced, invalid = self._price(layout, shape)
         total = step_time_ms(priced, self.arch.num_layers, self.params) + np.zeros(len(layout))
+        # A step with a prompt chunk also pays the eager MoE launch cost (see PerfParams).
+        prefills = np.asarray(shape.prefill_seqs, dtype=float) * np.asarray(shape.prefill_tokens, dtype=float) > 0
+        total = total + np.where(prefills, self.arch.moe_layer_count * self.params.moe_prefill_layer_overhead_us / 1e3, 0.0)
         return np.where(invalid, np.nan, total)
 
     def prefill_ms(self, layout: Layout, isl, batch=1) -> np.ndarray:

@@ -45,6 +45,27 @@ class PerfParams:
     and each waits for half of the prefill groups ahead of it. The benchmark's
     mean TTFT includes that wave. With m waves in a run the share is about 1 / m.
     """
+    moe_prefill_layer_overhead_us: float = 0.0
+    """Fixed time per MoE layer in a step that prefills, on top of `layer_overhead_us`.
+
+    Steps with a prompt chunk run mostly without CUDA graphs, so the host
+    launches each MoE layer's routing, token permutation and expert kernels
+    one by one. Expert-parallel dispatch also waits for the token counts.
+    Decode steps replay CUDA graphs and do not pay it. Dense models never do.
+    0 (the default) where no MoE rows were fitted.
+    """
+    adp_balance_timeout_iters: float = 0.0
+    """Maximum iterations TensorRT-LLM delays a new request's prefill under attention DP (0: no delay).
+
+    With attention-DP balancing (``attention_dp_config.enable_balance``) the
+    engine delays prefill until every DP rank has a new request, or until
+    this timeout expires, so that the ranks prefill in the same iteration
+    instead of stalling each other. Only TensorRT-LLM workers with dp > 1
+    see it. The default 0 (balancing off, TensorRT-LLM's default) adds
+    nothing. The engine's own timeout defaults to 50 iterations
+    (``AttentionDpConfig.timeout_iters``); a fitted value is an effective
+    one and may be larger.
+    """
 
     def replace(self, **changes) -> "PerfParams":
         return replace(self, **changes)

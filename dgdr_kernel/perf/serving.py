@@ -12,7 +12,7 @@ from dgdr_kernel.perf.layout import Layout
 from dgdr_kernel.perf.ops import StepShape
 from dgdr_kernel.perf.predictions import AggPrediction, DecodePrediction, PrefillPrediction
 
-__all__ = ["predict_agg", "predict_disagg_prefill", "predict_disagg_decode", "predict_kv_transfer_ms", "predict_disagg_closed_loop"]
+__all__ = ["adp_balance_wait_iters", "predict_agg", "predict_disagg_prefill", "predict_disagg_decode", "predict_kv_transfer_ms", "predict_disagg_closed_loop"]
 
 def prefill_token_budget(batch, isl):
     """Return the prompt tokens one iteration may hold per DP rank.
@@ -34,6 +34,28 @@ def _md1_wait(utilisation, service_ms):
     return rho / (2.0 * (1.0 - rho)) * service_ms
 
 
+def adp_balance_wait_iters(dp, batch_rank, osl, timeout_iters):
+    """Return the mean iterations attention-DP balancing delays a new request's prefill.
+
+    The engine delays prefill from the first new request until each of the
+    other dp - 1 ranks has one too, or the timeout expires. In a closed
+    loop each rank's finished requests are replaced at once, so a rank
+    receives about batch_rank / osl new requests per iteration. All dp - 1
+    other ranks have had one after H(dp - 1) / rate iterations on average,
+    H being the harmonic number. Requests arrive
+    evenly over that delay, so each waits half of it on average.
+    """
+    dp = np.asarray(dp, dtype=float)
+    rate = np.maximum(np.asarray(batch_rank, dtype=float), 1e-9) / np.maximum(osl, 1.0)
+    # H(dp - 1), summed term by term up to the largest DP size (a few terms).
+    others = np.maximum(dp - 1.0, 0.0)
+    harmonic = np.zeros_like(others)
+    for k in range(1, int(others.max(initial=0.0)) + 1):
+        harmonic = harmonic + np.where(others >= k, 1.0 / k, 0.0)
+    delay_iters = np.minimum(timeout_iters, harmonic / rate)
+    return np.where(dp > 1, 0.5 * delay_iters, 0.0)
+
+
 def predict_agg(model, layout: Layout, isl, osl, concurrency) -> AggPrediction:
     """Return closed-loop TTFT, ITL and throughput of one aggregated worker.
 
@@ -45,6 +67,8 @@ def predict_agg(model, layout: Layout, isl, osl, concurrency) -> AggPrediction:
     the mean ITL (prefill interference). TTFT adds the wait for the running
     iteration, an M/D/1 wait for the prefill slot, a fixed request overhead,
     and a share of the opening burst (see `PerfParams.opening_burst_share`).
+    TensorRT-LLM workers with attention DP also wait for DP-rank balancing
+    (see `PerfParams.adp_balance_timeout_iters`).
     """
     isl = np.asarray(isl, dtype=float)
     osl = np.maximum(np.asarray(osl, dtype=float), 1.0)
@@ -91,6 +115,9 @@ def predict_agg(model, layout: Layout, isl, osl, concurrency) -> AggPrediction:
     prefill_service_ms = chunks * mixed_ms
     busy = share_mixed * mixed_ms / np.maximum(itl_ms, 1e-9)
     engine_ttft_ms = others_running * (0.5 * itl_ms + _md1_wait(busy, prefill_service_ms)) + prefill_service_ms + model.params.request_overhead_ms
+    if model.backend == "trtllm" and model.params.adp_balance_timeout_iters > 0:
+        # Attention-DP balancing delays the request's prefill (see `adp_balance_wait_iters`).
+        engine_ttft_ms = engine_ttft_ms + adp_balance_wait_iters(dp, batch_rank, osl, model.params.adp_balance_timeout_iters) * decode_ms
     in_engine_ms = engine_ttft_ms + (osl - 1.0) * itl_ms
     requests_per_ms = batch / in_engine_ms
     queue_ms = np.maximum(concurrency - batch, 0.0) / requests_per_ms
