@@ -116,6 +116,7 @@ def profile(
     NOTE: one sweep prices prefill and decode together, so SweepingPrefill
     marks its start and SweepingDecode its end.
     """
+    from dgdr_kernel.perf import PerfModel
     from dgdr_kernel.pareto import pareto_front
     from dgdr_kernel.picking import pick
     from dgdr_kernel.planner import build_planner_curves
@@ -144,6 +145,9 @@ def profile(
     report(ProfilingPhase.BUILDING_CURVES.value, f"pricing planner curves for {selection.chosen.mode} {selection.chosen.backend}")
     # request.warnings already starts with the DGDR's own warnings.
     warnings = list(request.warnings) + list(selection.warnings)
+    caveat = PerfModel(request.arch, request.gpu, selection.chosen.backend).calibration_caveat()
+    if caveat:
+        warnings.append(caveat)
     try:
         curves = build_planner_curves(request, selection.chosen)
     except DgdrError as exc:

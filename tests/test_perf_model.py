@@ -335,3 +335,33 @@ def test_static_rows_skip_moe_prefill_overhead(tmp_path):
     expected = engine.prefill_ms(Layout(tp=2, moe_tp=2, moe_ep=1), 128, batch=1)[0]
     assert predicted["harness"].iloc[0] == "static"
     assert predicted["predicted_ttft_ms"].iloc[0] == pytest.approx(expected)
+
+
+# The fit records in hwdata/calibrated/*.yaml name the models each (SKU, backend)
+# pair was fitted on: b200_sxm/vllm on MiniMax-M2.5 alone, h200_sxm/trtllm on
+# several models; a100_sxm has no calibrated file at all.
+def test_caveat_for_modelled_pair():
+    caveat = PerfModel(resolve_model("Qwen/Qwen3-32B"), get_gpu("a100_sxm"), "vllm").calibration_caveat()
+
+    assert caveat is not None
+    assert caveat.startswith("no measured data for a100_sxm/vllm")
+
+
+def test_caveat_for_single_model_fit():
+    caveat = PerfModel(resolve_model("Qwen/Qwen3-32B"), get_gpu("b200_sxm"), "vllm").calibration_caveat()
+
+    assert caveat is not None
+    assert "fitted on MiniMaxAI/MiniMax-M2.5 only" in caveat
+
+
+def test_no_caveat_for_the_fitted_model():
+    perf_model = PerfModel(resolve_model("MiniMaxAI/MiniMax-M2.5"), get_gpu("b200_sxm"), "vllm")
+
+    assert perf_model.calibration_caveat() is None
+
+
+def test_no_caveat_for_multi_model_fit():
+    perf_model = PerfModel(resolve_model("Qwen/Qwen3-32B"), get_gpu("h200_sxm"), "trtllm")
+
+    assert len(perf_model.fit_record["models"]) > 1
+    assert perf_model.calibration_caveat() is None

@@ -246,3 +246,16 @@ def test_missed_sla_exits_zero_and_says_so(tmp_path, dgdr, capsys):
     sla_lines = [line for line in lines if line.startswith("SLA NOT MET")]
     assert len(sla_lines) == 1
     assert "ITL target of at least" in sla_lines[0]
+
+
+def test_calibration_caveat_printed_once(tmp_path, dgdr, capsys):
+    # hwdata/calibrated/b200_sxm.yaml fits vllm on MiniMax-M2.5 only, so Qwen3-32B is extrapolated.
+    spec = _write(
+        tmp_path,
+        "model: Qwen/Qwen3-32B\nbackend: vllm\nhardware: {gpuSku: b200_sxm, totalGpus: 8, numGpusPerNode: 8}\n",
+    )
+
+    assert dgdr(spec, "--no-progress") == 0
+
+    err = capsys.readouterr().err
+    assert err.count("fitted on MiniMaxAI/MiniMax-M2.5 only") == 1

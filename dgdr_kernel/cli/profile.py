@@ -89,8 +89,12 @@ def run_profile(args: argparse.Namespace) -> int:
         raise type(exc)(f"profiling failed during {phase}: {exc}") from exc
 
     print(format_selection(result.selection, result.request))
-    for warning in result.rendered.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+    # The summary lists the request's and the picking's warnings; print the rest
+    # (calibration caveat, planner curves, rendering) once each.
+    shown = set(result.request.warnings) | set(result.selection.warnings)
+    for warning in dict.fromkeys(result.warnings):
+        if warning not in shown:
+            print(f"warning: {warning}", file=sys.stderr)
     if bundle_dir is not None:
         print(f"bundle written to {bundle_dir}")
     return 0

@@ -79,6 +79,28 @@ class PerfModel:
         self.provenance = "calibrated" if params is not None or provenance == "calibrated" else "modelled"
         self.fit_record = fit
 
+    def calibration_caveat(self) -> str | None:
+        """Say when the parameters may not carry to this model, or None when they should.
+
+        Parameters fitted on one model cannot tell its quirks (MoE kernels,
+        quantisation) from the GPU's, so predictions for another model are
+        extrapolated; SKU and backend pairs without measured rows use defaults.
+        """
+        where = f"{self.gpu.sku}/{self.backend}"
+        if self.provenance == "modelled":
+            return (
+                f"no measured data for {where}: predictions use physical defaults (provenance "
+                "'modelled'); treat absolute latencies as estimates and validate with a benchmark"
+            )
+        models = list((self.fit_record or {}).get("models", []))
+        model_id = self.arch.model_id.lower()
+        if len(models) == 1 and models[0].lower() != model_id:
+            return (
+                f"the {where} parameters were fitted on {models[0]} only, so predictions for "
+                f"{self.arch.model_id} are extrapolated from one model; validate with a benchmark"
+            )
+        return None
+
     @property
     def weight_dtype(self) -> str:
         return self.dtypes.mlp_weight
