@@ -34,7 +34,7 @@ from dgdr_kernel.perf.measured import map_rows, predict_rows, read_measured
 from dgdr_kernel.perf.params import PerfParams, default_params
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_CSV = REPO.parent / "shared" / "calibration" / "measured_serving.csv"
+DEFAULT_CSV = REPO / "benchmarks" / "data" / "measured_serving.csv"
 OUTPUT_DIR = REPO / "hwdata" / "calibrated"
 
 # Fitted parameters and their bounds. comm_efficiency keeps its default.
