@@ -45,11 +45,36 @@ def test_appended_flag_replaces_generated_one():
     assert args.count("--max-num-seqs") == 1
     assert args[-2:] == ["--max-num-seqs", "256"]
     assert "--enable-prefix-caching" in args
-    flag_warnings = [w for w in warnings if "--max-num-seqs" in w]
+    flag_warnings = [w for w in warnings if w.startswith("overrides.dgd sets --max-num-seqs")]
     assert len(flag_warnings) == 1
+    budget_warnings = [w for w in warnings if "token budget is raised" in w]
+    assert len(budget_warnings) == 1
     assert "'decode'" in flag_warnings[0]
     assert f"predictions assume {sized}" in flag_warnings[0]
     assert "256" in flag_warnings[0]
+
+
+def test_raised_batch_raises_vllm_token_budget():
+    # The generated vLLM decode worker has --max-num-seqs 128 and --max-num-batched-tokens 128
+    # (decode token budget = batch); vLLM refuses max_num_batched_tokens < max_num_seqs.
+    dgd = _generated()
+    override = _override({"decode": {"extraPodSpec": {"mainContainer": {"args": ["--max-num-seqs", "256"]}}}})
+
+    merged, warnings = apply_dgd_override(dgd, override)
+
+    args = _decode_args(merged)
+    assert args[args.index("--max-num-batched-tokens") + 1] == "256"
+    assert args.count("--max-num-batched-tokens") == 1
+    assert any("token budget is raised to 256" in warning for warning in warnings)
+
+
+def test_override_budget_below_batch_is_error():
+    dgd = _generated()
+    args = ["--max-num-seqs", "256", "--max-num-batched-tokens", "64"]
+    override = _override({"decode": {"extraPodSpec": {"mainContainer": {"args": args}}}})
+
+    with pytest.raises(OverrideError, match="set --max-num-batched-tokens to at least 256"):
+        apply_dgd_override(dgd, override)
 
 
 def test_appended_flag_with_equals_form():

@@ -245,7 +245,35 @@ def _drop_overridden_flags(service: dict, service_override: dict, name: str) -> 
                 f"but the predictions assume {generated_value}"
             )
     container["args"] = [token for tokens in kept for token in tokens] + list(appended)
-    return warnings
+    return warnings + _reconcile_vllm_token_budget(container, set(added_values), name)
+
+
+def _reconcile_vllm_token_budget(container: dict, overridden: set[str], name: str) -> list[str]:
+    """Keep vLLM's step token budget at least its batch after an override raised the batch.
+
+    vLLM refuses to start when --max-num-batched-tokens is below --max-num-seqs.
+    A generated budget is raised to the new batch (with a warning); a budget the
+    override set itself is the user's to fix, so it is an error.
+    """
+    groups = _split_flags(container["args"])
+    values = {flag: _flag_value(tokens) for flag, tokens in groups if flag is not None}
+    seqs, budget = values.get("--max-num-seqs"), values.get("--max-num-batched-tokens")
+    if seqs is None or budget is None or not (seqs.isdigit() and budget.isdigit()) or int(budget) >= int(seqs):
+        return []
+    if "--max-num-batched-tokens" in overridden:
+        raise OverrideError(
+            f"overrides.dgd sets --max-num-batched-tokens {budget} below --max-num-seqs {seqs} on service {name!r}; "
+            f"vLLM rejects a step token budget smaller than its batch: set --max-num-batched-tokens to at least {seqs}"
+        )
+    container["args"] = [
+        token
+        for flag, tokens in groups
+        for token in ([flag, seqs] if flag == "--max-num-batched-tokens" else tokens)
+    ]
+    return [
+        f"overrides.dgd raises --max-num-seqs to {seqs} on service {name!r}, above the generated "
+        f"--max-num-batched-tokens {budget}; the token budget is raised to {seqs} so vLLM starts"
+    ]
 
 
 def apply_dgd_override(dgd: dict, override: dict) -> tuple[dict, list[str]]:
