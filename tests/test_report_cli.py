@@ -162,6 +162,21 @@ def test_report_keeps_failed_notebook(tmp_path, capsys):
     assert "no-such-model" in status["error"]
 
 
+def test_report_cell_timeout_leaves_status(tmp_path, capsys):
+    # A 1 s cell limit stops the setup cell (it imports plotly and the package) before profiling.
+    out = tmp_path / "out"
+
+    assert main(["report", str(SPEC), "-o", str(out), "--cell-timeout", "1"]) == 1
+
+    error = capsys.readouterr().err
+    assert "CellTimeoutError" in error
+    assert "raise --cell-timeout" in error
+    assert "Traceback" not in error
+    status = yaml.safe_load((out / "profiler_status.yaml").read_text())
+    assert status["status"] == "failed"
+    assert status["error"].startswith("CellTimeoutError")
+
+
 def test_report_reruns_over_failed_run(tmp_path, capsys):
     spec = tmp_path / "unknown-model.yaml"
     spec.write_text("model: example-org/no-such-model\nhardware:\n  gpuSku: h200_sxm\n  totalGpus: 8\n  numGpusPerNode: 8\n")

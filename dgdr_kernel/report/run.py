@@ -184,6 +184,7 @@ def run_report(
     _remove_failed_outcome(out_dir)
 
     import papermill
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
     from papermill.exceptions import PapermillExecutionError
 
     from dgdr_kernel.report.html import export_report_html
@@ -217,6 +218,15 @@ def run_report(
             raise ReportError(
                 f"{spec_name}: the capacity planner notebook failed in cell {exc.cell_index}: "
                 f"{exc.ename}: {exc.evalue}; the executed notebook is at {kept}"
+            ) from None
+        except (CellTimeoutError, DeadKernelError) as exc:
+            # The kernel stopped answering, so no cell index or exception is known.
+            _record_kernel_failure(out_dir, exc)
+            kept = _keep_failed_notebook(executed, out_dir)
+            first_line = (str(exc).splitlines() or [""])[0]
+            raise ReportError(
+                f"{spec_name}: the capacity planner notebook stopped ({type(exc).__name__}: {first_line}); "
+                f"raise --cell-timeout or check the kernel's memory; the executed notebook is at {kept}"
             ) from None
 
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -306,6 +316,16 @@ def _record_notebook_failure(executed: Path, out_dir: Path, error) -> None:
     after_profiling = profile_cell is not None and error.cell_index > profile_cell
     phase = ProfilingPhase.DONE if after_profiling else ProfilingPhase.INITIALIZING
     write_failed_status(out_dir, phase=phase.value, error=f"{error.ename}: {error.evalue}")
+
+
+def _record_kernel_failure(out_dir: Path, error: Exception) -> None:
+    """Write a failed status for a timed-out or dead kernel unless one was written."""
+    from dgdr_kernel.bundle import write_failed_status
+    from dgdr_kernel.status import ProfilingPhase
+
+    if (out_dir / PROFILER_STATUS).exists():
+        return
+    write_failed_status(out_dir, phase=ProfilingPhase.INITIALIZING.value, error=f"{type(error).__name__}: {error}")
 
 
 def _find_tagged_cell(notebook_path: Path, tag: str) -> int | None:
