@@ -12,6 +12,7 @@ from dgdr_kernel.errors import PerfModelError
 from dgdr_kernel.hardware import get_gpu
 from dgdr_kernel.modelarch import resolve_model
 from dgdr_kernel.perf import Layout, PerfModel
+from dgdr_kernel.perf.params import default_params
 from dgdr_kernel.perf.measured import DECODE_MAX_BATCH, infer_disagg_workers, map_rows, predict_rows, read_measured
 from dgdr_kernel.perf.params import PerfParams
 from dgdr_kernel.perf.serving import adp_balance_wait_iters
@@ -338,8 +339,9 @@ def test_static_rows_skip_moe_prefill_overhead(tmp_path):
 
 
 # The fit records in hwdata/calibrated/*.yaml name the models each (SKU, backend)
-# pair was fitted on: b200_sxm/vllm on MiniMax-M2.5 alone, h200_sxm/trtllm on
-# several models; a100_sxm has no calibrated file at all.
+# pair was fitted on: b200_sxm/vllm on MiniMax-M2.5 (MoE) alone, b200_sxm/sglang
+# on DeepSeek-R1 (MoE) alone, h200_sxm/trtllm on several dense and MoE models;
+# a100_sxm has no calibrated file at all.
 def test_caveat_for_modelled_pair():
     caveat = PerfModel(resolve_model("Qwen/Qwen3-32B"), get_gpu("a100_sxm"), "vllm").calibration_caveat()
 
@@ -348,10 +350,29 @@ def test_caveat_for_modelled_pair():
 
 
 def test_caveat_for_single_model_fit():
-    caveat = PerfModel(resolve_model("Qwen/Qwen3-32B"), get_gpu("b200_sxm"), "vllm").calibration_caveat()
+    caveat = PerfModel(resolve_model("deepseek-ai/DeepSeek-V3"), get_gpu("b200_sxm"), "sglang").calibration_caveat()
 
     assert caveat is not None
-    assert "fitted on MiniMaxAI/MiniMax-M2.5 only" in caveat
+    assert "fitted on deepseek-ai/DeepSeek-R1 only" in caveat
+
+
+def test_moe_only_fit_not_applied_to_dense():
+    perf_model = PerfModel(resolve_model("Qwen/Qwen3-32B"), get_gpu("b200_sxm"), "vllm")
+
+    assert perf_model.fitted_kinds == {"MoE"}
+    assert perf_model.provenance == "modelled"
+    assert perf_model.params == default_params("vllm")
+    assert "fitted on MoE models only" in perf_model.calibration_caveat()
+
+
+def test_dense_prefill_faster_on_b200_than_h200():
+    # Dense BF16 peaks: B200 2250 TFLOP/s against H200 989.5 TFLOP/s (hwdata/b200_sxm.yaml,
+    # hwdata/h200_sxm.yaml), so a compute-bound 4000-token prefill must be faster on B200.
+    arch = resolve_model("Qwen/Qwen3-32B")
+    b200 = PerfModel(arch, get_gpu("b200_sxm"), "vllm").disagg_prefill(Layout(tp=1), 4000).ttft_ms
+    h200 = PerfModel(arch, get_gpu("h200_sxm"), "vllm").disagg_prefill(Layout(tp=1), 4000).ttft_ms
+
+    assert float(np.ravel(b200)[0]) < float(np.ravel(h200)[0])
 
 
 def test_no_caveat_for_the_fitted_model():

@@ -249,7 +249,7 @@ def test_missed_sla_exits_zero_and_says_so(tmp_path, dgdr, capsys):
 
 
 def test_calibration_caveat_printed_once(tmp_path, dgdr, capsys):
-    # hwdata/calibrated/b200_sxm.yaml fits vllm on MiniMax-M2.5 only, so Qwen3-32B is extrapolated.
+    # hwdata/calibrated/b200_sxm.yaml fits vllm on MiniMax-M2.5 (MoE) only, so dense Qwen3-32B gets the defaults.
     spec = _write(
         tmp_path,
         "model: Qwen/Qwen3-32B\nbackend: vllm\nhardware: {gpuSku: b200_sxm, totalGpus: 8, numGpusPerNode: 8}\n",
@@ -258,4 +258,4 @@ def test_calibration_caveat_printed_once(tmp_path, dgdr, capsys):
     assert dgdr(spec, "--no-progress") == 0
 
     err = capsys.readouterr().err
-    assert err.count("fitted on MiniMaxAI/MiniMax-M2.5 only") == 1
+    assert err.count("fitted on MoE models only (MiniMaxAI/MiniMax-M2.5)") == 1

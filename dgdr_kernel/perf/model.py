@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from dgdr_kernel.errors import PerfModelError
+from dgdr_kernel.errors import ModelArchError, PerfModelError
 from dgdr_kernel.perf import serving
 from dgdr_kernel.perf.layout import Layout, validate_layout
 from dgdr_kernel.perf.memory import MemoryEstimate, estimate_memory, kv_bytes_per_sequence_per_gpu, kv_bytes_per_token_layer
 from dgdr_kernel.perf.ops import StepDtypes, StepShape, list_step_ops
-from dgdr_kernel.perf.params import BACKENDS, PerfParams, load_params
+from dgdr_kernel.perf.params import BACKENDS, PerfParams, default_params, load_params
 from dgdr_kernel.perf.precision import BYTES_PER_ELEMENT, compute_dtype, default_kv_dtype
 from dgdr_kernel.perf.step import explain_ops, price_ops, step_time_ms
 
@@ -75,6 +75,11 @@ class PerfModel:
         self.backend = backend
         self.dtypes = _resolve_dtypes(arch, gpu, backend, weight_dtype, kv_dtype)
         loaded, provenance, fit = load_params(gpu.sku, backend)
+        self.fitted_kinds = _fitted_model_kinds(fit)
+        if params is None and provenance == "calibrated" and self.fitted_kinds and _kind(arch) not in self.fitted_kinds:
+            # Efficiencies fitted on grouped MoE GEMMs do not describe dense GEMMs,
+            # nor the reverse, so a model of the other kind gets the defaults.
+            loaded, provenance = default_params(backend), "modelled"
         self.params = params or loaded
         self.provenance = "calibrated" if params is not None or provenance == "calibrated" else "modelled"
         self.fit_record = fit
@@ -87,12 +92,19 @@ class PerfModel:
         extrapolated; SKU and backend pairs without measured rows use defaults.
         """
         where = f"{self.gpu.sku}/{self.backend}"
+        models = list((self.fit_record or {}).get("models", []))
+        if self.provenance == "modelled" and models:
+            return (
+                f"the {where} parameters were fitted on {' and '.join(sorted(self.fitted_kinds))} models only "
+                f"({', '.join(models)}), which do not describe the kernels of {self.arch.model_id} "
+                f"({_kind(self.arch)}); physical defaults are used (provenance 'modelled'), so treat "
+                "absolute latencies as estimates and validate with a benchmark"
+            )
         if self.provenance == "modelled":
             return (
                 f"no measured data for {where}: predictions use physical defaults (provenance "
                 "'modelled'); treat absolute latencies as estimates and validate with a benchmark"
             )
-        models = list((self.fit_record or {}).get("models", []))
         model_id = self.arch.model_id.lower()
         if len(models) == 1 and models[0].lower() != model_id:
             return (
@@ -236,3 +248,20 @@ class PerfModel:
         """Return (ttft_ms, itl_ms, requests_per_s) of an xPyD deployment in a closed loop."""
         with np.errstate(divide="ignore", invalid="ignore"):
             return serving.predict_disagg_closed_loop(self, prefill_layout, decode_layout, prefill_workers, decode_workers, isl, osl, concurrency)
+
+
+def _kind(arch) -> str:
+    return "MoE" if arch.is_moe else "dense"
+
+
+def _fitted_model_kinds(fit: dict) -> set[str]:
+    """Return the kinds ("MoE", "dense") of the models a fit used; unknown models are skipped."""
+    from dgdr_kernel.modelarch import resolve_model
+
+    kinds = set()
+    for model_id in (fit or {}).get("models", []):
+        try:
+            kinds.add(_kind(resolve_model(model_id)))
+        except ModelArchError:
+            continue
+    return kinds
