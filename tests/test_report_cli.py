@@ -162,6 +162,16 @@ def test_report_keeps_failed_notebook(tmp_path, capsys):
     assert "no-such-model" in status["error"]
 
 
+def test_report_prints_warnings(tmp_path, capsys):
+    # searchStrategy thorough is answered by the rapid model, which the run must say.
+    spec = EXAMPLES / "mixtral-thorough.yaml"
+
+    assert main(["report", str(spec), "-o", str(tmp_path / "out")]) == 0
+
+    err = capsys.readouterr().err
+    assert err.count("warning: searchStrategy thorough") == 1
+
+
 def test_report_cell_timeout_leaves_status(tmp_path, capsys):
     # A 1 s cell limit stops the setup cell (it imports plotly and the package) before profiling.
     out = tmp_path / "out"

@@ -11,6 +11,7 @@ failed run leaves `capacity_planner.failed.ipynb` and a failed
 from __future__ import annotations
 
 import argparse
+import sys
 
 __all__ = ["FORCE_HELP", "REPLACED_FILES_HELP", "add_kernel_arguments", "positive_int", "register", "run_report_command"]
 
@@ -92,6 +93,11 @@ def run_report_command(args: argparse.Namespace) -> int:
             f"mean TTFT {summary.get('ttft_ms', 0):.1f} ms, mean ITL {summary.get('itl_ms', 0):.2f} ms, "
             f"{summary.get('tokens_per_s_per_gpu', 0):.1f} tokens/s/GPU"
         )
+        if not summary.get("meets_sla"):
+            print("SLA NOT MET on predicted means: the report names the closest configuration and the targets it meets")
+    # The same warnings as `dgdr profile`, so the terminal run is never silent about them.
+    for warning in summary.get("warnings", []):
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"report: {outcome.html_path}")
     print(f"executed notebook: {outcome.notebook_path}")
     return 0
