@@ -208,7 +208,10 @@ def write_failed_status(out_dir: str | os.PathLike, *, phase: str, error: BaseEx
     status keeps describing it. Other files in the folder are left as they are.
     """
     out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or _holds_bundle(out)):
+    if out.exists() and not out.is_dir():
+        logger.warning("profiler_status.yaml not written because %s is a file, not a folder", out)
+        return None
+    if out.exists() and _holds_bundle(out):
         logger.warning("profiler_status.yaml not written because %s holds an earlier bundle; it is left untouched", out)
         return None
 
@@ -218,6 +221,8 @@ def write_failed_status(out_dir: str | os.PathLike, *, phase: str, error: BaseEx
         handle, temporary = tempfile.mkstemp(prefix=f".{PROFILER_STATUS}.", dir=out)
         with os.fdopen(handle, "w") as stream:
             stream.write(dump_yaml(status))
+        # mkstemp creates the file private (0600); the status is read like the rest of the bundle.
+        os.chmod(temporary, 0o644)
         os.replace(temporary, out / PROFILER_STATUS)
     except OSError as exc:
         logger.error("cannot write %s in %s: %s", PROFILER_STATUS, out, exc)

@@ -192,3 +192,17 @@ def test_failed_status_keeps_user_files(tmp_path):
     assert path == out / "profiler_status.yaml"
     assert yaml.safe_load(path.read_text())["status"] == "failed"
     assert (out / "notes.txt").read_text() == "important"
+
+
+def test_failed_status_readable_like_bundle(tmp_path):
+    path = write_failed_status(tmp_path / "run", phase="Initializing", error="x")
+
+    assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_failed_status_into_file_path_logs_reason(tmp_path, caplog):
+    target = tmp_path / "plain-file"
+    target.write_text("x")
+
+    assert write_failed_status(target, phase="Initializing", error="x") is None
+    assert "is a file, not a folder" in caplog.text
