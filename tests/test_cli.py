@@ -51,3 +51,15 @@ def test_console_entry_point_runs():
 
     assert completed.returncode == EXIT_OK
     assert completed.stdout.strip() == f"dgdr {__version__}"
+
+
+def test_count_option_rejects_non_integer(capsys):
+    assert main(["profile", "examples/qwen3-32b-h200.yaml", "--top", "many"]) == EXIT_USAGE
+
+    assert "argument --top: expected a positive integer, got 'many'" in capsys.readouterr().err
+
+
+def test_count_option_rejects_zero(capsys):
+    assert main(["models", "show", "Qwen/Qwen3-8B", "--context-len", "0"]) == EXIT_USAGE
+
+    assert "argument --context-len: expected a positive integer, got 0" in capsys.readouterr().err

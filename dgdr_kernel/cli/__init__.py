@@ -15,13 +15,24 @@ import sys
 from dgdr_kernel import __version__
 from dgdr_kernel.errors import DgdrError
 
-__all__ = ["main"]
+__all__ = ["main", "positive_int"]
 
 SUBCOMMAND_MODULES = ("validate", "hw", "models", "profile", "report", "batch")
 
 EXIT_OK = 0
 EXIT_INVALID_INPUT = 1
 EXIT_USAGE = 2
+
+
+def positive_int(text: str) -> int:
+    """Parse a command-line count of at least 1 (an argparse `type`)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:

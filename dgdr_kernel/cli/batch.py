@@ -18,7 +18,8 @@ import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from dgdr_kernel.cli.report import REPLACED_FILES_HELP, add_kernel_arguments, positive_int
+from dgdr_kernel.cli import positive_int
+from dgdr_kernel.cli.report import REPLACED_FILES_HELP, add_kernel_arguments
 
 __all__ = ["register", "run_batch"]
 

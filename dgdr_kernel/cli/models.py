@@ -7,6 +7,7 @@ import dataclasses
 import json
 from itertools import groupby
 
+from dgdr_kernel.cli import positive_int
 from dgdr_kernel.modelarch import (
     KV_DTYPE_BYTES,
     WEIGHT_DTYPES,
@@ -56,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     show_parser.add_argument(
         "--context-len",
-        type=_positive_int,
+        type=positive_int,
         default=DEFAULT_CONTEXT_TOKENS,
         metavar="TOKENS",
         help=f"sequence length in tokens for the KV-cache bytes of one sequence (default: {DEFAULT_CONTEXT_TOKENS})",
@@ -191,11 +192,3 @@ def _summarize_layers(kinds: list[str]) -> str:
     return ", ".join(f"{kind} x{len(list(group))}" for kind, group in groupby(kinds))
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of tokens, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0 tokens, got {value}")
-    return value

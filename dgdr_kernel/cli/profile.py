@@ -13,6 +13,7 @@ import argparse
 import sys
 
 from dgdr_kernel.bundle import write_bundle, write_failed_status
+from dgdr_kernel.cli import positive_int
 from dgdr_kernel.errors import BundleError, DgdrError, SpecError
 from dgdr_kernel.status import ProfilingPhase
 
@@ -52,16 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="nvidia.com/v1alpha1",
         help="apiVersion of the generated DynamoGraphDeployment (default: nvidia.com/v1alpha1, the form overrides.dgd is written in)",
     )
-    parser.add_argument("--top", type=_positive_int, default=5, metavar="N", help="alternatives to rank and print (default: 5)")
+    parser.add_argument("--top", type=positive_int, default=5, metavar="N", help="alternatives to rank and print (default: 5)")
     parser.add_argument("--no-progress", action="store_true", help="log phases instead of drawing a progress bar")
     parser.set_defaults(func=run_profile)
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"--top must be at least 1, got {value}")
-    return value
 
 
 def run_profile(args: argparse.Namespace) -> int:

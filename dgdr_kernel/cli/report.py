@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-__all__ = ["FORCE_HELP", "REPLACED_FILES_HELP", "add_kernel_arguments", "positive_int", "register", "run_report_command"]
+from dgdr_kernel.cli import positive_int
+
+__all__ = ["FORCE_HELP", "REPLACED_FILES_HELP", "add_kernel_arguments", "register", "run_report_command"]
 
 # The names match dgdr_kernel.bundle.BUNDLE_ENTRIES and dgdr_kernel.report.run.REPORT_FILES.
 REPLACED_FILES_HELP = (
@@ -62,17 +64,6 @@ def add_kernel_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="time limit of one notebook cell in seconds (default: 600)",
     )
-
-
-def positive_int(text: str) -> int:
-    """Parse a command-line count of at least 1 (an argparse `type`)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
 
 
 def run_report_command(args: argparse.Namespace) -> int:
