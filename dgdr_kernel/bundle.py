@@ -204,7 +204,7 @@ def _remove(path: Path) -> None:
 def write_failed_status(out_dir: str | os.PathLike, *, phase: str, error: BaseException | str) -> Path | None:
     """Write a failed profiler_status.yaml into `out_dir`; return its path, or None when skipped.
 
-    Skipped (with a log line) when `out_dir` holds a previous bundle, so its
+    Skipped (with a log line) when `out_dir` contains a previous bundle, so its
     status keeps describing it. Other files in the folder are left as they are.
     """
     out = Path(out_dir)
@@ -212,7 +212,7 @@ def write_failed_status(out_dir: str | os.PathLike, *, phase: str, error: BaseEx
         logger.warning("profiler_status.yaml not written because %s is a file, not a folder", out)
         return None
     if out.exists() and _holds_bundle(out):
-        logger.warning("profiler_status.yaml not written because %s holds an earlier bundle; it is left untouched", out)
+        logger.warning("profiler_status.yaml not written because %s already contains a bundle; that bundle is left unchanged", out)
         return None
 
     status = build_profiler_status("failed", phase=phase, message=f"profiling failed during {phase}", error=str(error))

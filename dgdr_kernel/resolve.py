@@ -148,8 +148,8 @@ def build_resolved_request(dgdr: "LoadedDgdr", **hardware_options) -> ResolvedRe
     warnings = list(dgdr.warnings) + list(hardware.notes)
 
     if spec.search_strategy == "thorough":
-        # NOTE: thorough mode deploys and benchmarks candidates on live GPUs;
-        # that measurement step is not built yet, so the model answers instead.
+        # NOTE: thorough mode deploys and benchmarks candidates on live GPUs.
+        # That measurement step is not built yet, so the rapid model predicts instead.
         warnings.append(
             "searchStrategy thorough benchmarks candidates on live GPUs, which this "
             "workbench does not do yet; every number here comes from the rapid "

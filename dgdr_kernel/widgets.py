@@ -123,7 +123,11 @@ class PlannerApp:
         self.osl = slider(widgets.IntSlider, workload.osl, 16, 16384, 16, "OSL (tokens)")
         self.ttft_ms = slider(widgets.FloatSlider, sla.ttft or 2000.0, 50.0, 10000.0, 50.0, "TTFT SLA (ms)")
         self.itl_ms = slider(widgets.FloatSlider, sla.itl or 30.0, 2.0, 200.0, 1.0, "ITL SLA (ms)")
-        load_kind = LOAD_KINDS[1] if workload.request_rate else LOAD_KINDS[2] if workload.concurrency else LOAD_KINDS[0]
+        load_kind = LOAD_KINDS[0]
+        if workload.request_rate:
+            load_kind = LOAD_KINDS[1]
+        elif workload.concurrency:
+            load_kind = LOAD_KINDS[2]
         self.load_kind = widgets.Dropdown(options=LOAD_KINDS, value=load_kind, description="load target", style={"description_width": "9em"})
         self.load_value = widgets.BoundedFloatText(
             value=workload.request_rate or workload.concurrency or 1.0,

@@ -163,7 +163,7 @@ def test_report_keeps_failed_notebook(tmp_path, capsys):
 
 
 def test_report_prints_warnings(tmp_path, capsys):
-    # searchStrategy thorough is answered by the rapid model, which the run must say.
+    # searchStrategy thorough falls back to the rapid model, and the run must warn about it.
     spec = EXAMPLES / "mixtral-thorough.yaml"
 
     assert main(["report", str(spec), "-o", str(tmp_path / "out")]) == 0

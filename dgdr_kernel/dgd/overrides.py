@@ -252,7 +252,7 @@ def _reconcile_vllm_token_budget(container: dict, overridden: set[str], name: st
     """Keep vLLM's step token budget at least its batch after an override raised the batch.
 
     vLLM refuses to start when --max-num-batched-tokens is below --max-num-seqs.
-    A generated budget is raised to the new batch (with a warning); a budget the
+    A generated budget is raised to the new batch, with a warning. A budget the
     override set itself is the user's to fix, so it is an error.
     """
     groups = _split_flags(container["args"])

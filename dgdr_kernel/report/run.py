@@ -220,7 +220,7 @@ def run_report(
                 f"{exc.ename}: {exc.evalue}; the executed notebook is at {kept}"
             ) from None
         except (CellTimeoutError, DeadKernelError) as exc:
-            # The kernel stopped answering, so no cell index or exception is known.
+            # The kernel timed out or died, so no cell index or exception is known.
             _record_kernel_failure(out_dir, exc)
             kept = _keep_failed_notebook(executed, out_dir)
             first_line = (str(exc).splitlines() or [""])[0]
