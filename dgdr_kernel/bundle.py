@@ -10,10 +10,19 @@ without it an existing folder must be empty or contain only an earlier status
 file. A failed run writes only `profiler_status.yaml`, and only into a new or
 empty folder (or one containing nothing but an earlier status file), so it never
 touches a previous good bundle.
+
+Every bundle, and every `dgdr report` run, records the files it wrote in
+`.dgdr-manifest.json` (path, size and SHA-256 of each). A file is replaced or
+removed only when the manifest lists it with its current content, or when it
+is a failed `profiler_status.yaml` in the exact form `write_failed_status`
+writes. Any other file under one of those names stops the write with a
+BundleError that names it, so a user's own `report.html` is never lost.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import os
 import shutil
@@ -30,7 +39,19 @@ from dgdr_kernel.status import build_profiler_status
 if TYPE_CHECKING:
     from dgdr_kernel.pipeline import ProfileResult
 
-__all__ = ["BUNDLE_ENTRIES", "BUNDLE_FILES", "REPORT_FILES", "write_bundle", "write_failed_status"]
+__all__ = [
+    "BUNDLE_ENTRIES",
+    "BUNDLE_FILES",
+    "MANIFEST",
+    "REPORT_FILES",
+    "find_foreign_entries",
+    "read_manifest",
+    "record_outputs",
+    "remove_own_folder",
+    "require_own_entries",
+    "write_bundle",
+    "write_failed_status",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +66,9 @@ BUNDLE_ENTRIES = tuple(dict.fromkeys(Path(name).parts[0] for name in BUNDLE_FILE
 # Files `dgdr report` adds next to the bundle (names from dgdr_kernel/report/run.py
 # and report/summary.py). `--force` removes stale ones so they never describe another run.
 REPORT_FILES = ("report.html", "report_summary.json", "capacity_planner.ipynb", "capacity_planner.failed.ipynb")
+# The record of the files dgdr wrote into a folder; see `record_outputs`.
+MANIFEST = ".dgdr-manifest.json"
+_MANIFEST_FORMAT = 1
 _STAGING_PREFIX = ".dgdr-bundle.tmp-"
 
 
@@ -73,8 +97,8 @@ def _holds_bundle(out: Path) -> bool:
 
 
 def _is_replaceable_without_force(out: Path) -> bool:
-    entries = [entry.name for entry in out.iterdir()]
-    return entries == [] or entries == [PROFILER_STATUS]
+    entries = {entry.name for entry in out.iterdir()}
+    return entries <= {PROFILER_STATUS, MANIFEST}
 
 
 def _write_files(result: "ProfileResult", folder: Path) -> None:
@@ -101,16 +125,20 @@ def write_bundle(result: "ProfileResult", out_dir: str | os.PathLike, *, force: 
     """Write the bundle of `result` to `out_dir` and return its absolute path.
 
     With `force`, only the entries in `BUNDLE_ENTRIES` and `REPORT_FILES` are
-    replaced or removed; every other file in `out_dir` is left as it is.
+    replaced or removed, and only those an earlier dgdr run wrote (see
+    `require_own_entries`); every other file in `out_dir` is left as it is.
 
     Raises BundleError when `out_dir` contains other files and `force` is False,
-    or when the files cannot be written; the destination is then unchanged.
+    when a file under one of those names was not written by dgdr, or when the
+    files cannot be written; the destination is then unchanged.
     """
     out = Path(out_dir).resolve()
     if out.exists() and not out.is_dir():
         raise BundleError(f"output path {out} exists and is not a folder; choose another -o")
     if out.is_dir() and not force and not _is_replaceable_without_force(out):
         raise BundleError(f"output folder {out} is not empty (it may contain an earlier bundle); pass --force to replace it or choose another -o")
+    if out.is_dir():
+        require_own_entries(out, (*BUNDLE_ENTRIES, *REPORT_FILES))
 
     if out.is_dir():
         _replace_entries(result, out)
@@ -136,6 +164,7 @@ def _write_new_folder(result: "ProfileResult", out: Path) -> None:
     staging = _make_staging(out.parent, f".{out.name}.tmp-", out.parent)
     try:
         _write_files(result, staging)
+        _write_manifest(staging, _with_entries(_empty_manifest(), staging, BUNDLE_ENTRIES))
         os.rename(staging, out)
     except OSError as exc:
         raise BundleError(f"cannot write the bundle to {out}: {exc}") from exc
@@ -159,8 +188,11 @@ def _replace_entries(result: "ProfileResult", out: Path) -> None:
         fresh.mkdir()
         retired.mkdir()
         _write_files(result, fresh)
+        # The old report files are retired below, so the new manifest drops them.
+        swapped = (*BUNDLE_ENTRIES, *REPORT_FILES)
+        _write_manifest(fresh, _with_entries(read_manifest(out), fresh, BUNDLE_ENTRIES, removed=REPORT_FILES))
         # The status file goes last: a reader that sees a new success status sees a whole bundle.
-        names = [name for name in (*BUNDLE_ENTRIES, *REPORT_FILES) if name != PROFILER_STATUS] + [PROFILER_STATUS]
+        names = [name for name in (*swapped, MANIFEST) if name != PROFILER_STATUS] + [PROFILER_STATUS]
         for name in names:
             if os.path.lexists(out / name):
                 os.rename(out / name, retired / name)
@@ -199,6 +231,181 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
     else:
         path.unlink(missing_ok=True)
+
+
+def read_manifest(folder: str | os.PathLike) -> dict:
+    """Return the manifest of `folder`: `files` (path -> size and SHA-256) and `request_folders`.
+
+    A missing manifest reads as an empty one. So does an unreadable one, with a
+    warning: then no file counts as written by dgdr, which is the safe side.
+    """
+    path = Path(folder) / MANIFEST
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return _empty_manifest()
+    except (OSError, ValueError) as exc:
+        logger.warning("ignoring %s, which cannot be read: %s", path, exc)
+        return _empty_manifest()
+    if not isinstance(document, dict) or not isinstance(document.get("files"), dict):
+        logger.warning("ignoring %s, which has no files mapping", path)
+        return _empty_manifest()
+    folders = document.get("request_folders")
+    return {
+        "format": _MANIFEST_FORMAT,
+        "files": document["files"],
+        "request_folders": [name for name in folders if isinstance(name, str)] if isinstance(folders, list) else [],
+    }
+
+
+def record_outputs(
+    folder: str | os.PathLike,
+    *,
+    written: tuple[str, ...] | list[str] = (),
+    removed: tuple[str, ...] | list[str] = (),
+    request_folders: list[str] | None = None,
+) -> None:
+    """Record in the manifest of `folder` the files now under the `written` names.
+
+    Entries under `written` and `removed` top-level names are replaced by what
+    is on disk now, so call it only for names this run wrote or removed.
+    `request_folders` (set by `dgdr batch` on its output folder) replaces the
+    list of request folders. The manifest is replaced atomically.
+    """
+    folder = Path(folder)
+    manifest = _with_entries(read_manifest(folder), folder, written, removed=removed)
+    if request_folders is not None:
+        manifest["request_folders"] = sorted(request_folders)
+    _write_manifest(folder, manifest)
+
+
+def find_foreign_entries(folder: str | os.PathLike, names) -> list[Path]:
+    """Return the files under the top-level `names` of `folder` that dgdr did not write.
+
+    A file counts as written by dgdr when the manifest lists it with its
+    current size and SHA-256, or when it is a failed `profiler_status.yaml`
+    (those need no manifest, because a failed run in a new folder writes
+    nothing else). Symbolic links and other special files never count.
+    """
+    folder = Path(folder)
+    files = read_manifest(folder)["files"]
+    foreign = []
+    for name in names:
+        path = folder / name
+        if not os.path.lexists(path):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            children = (child for child in sorted(path.rglob("*")) if child.is_symlink() or not child.is_dir())
+            foreign.extend(child for child in children if not _is_own_file(folder, child, files))
+        elif not _is_own_file(folder, path, files):
+            foreign.append(path)
+    return foreign
+
+
+def require_own_entries(folder: str | os.PathLike, names) -> None:
+    """Raise BundleError when a file under the top-level `names` of `folder` was not written by dgdr."""
+    foreign = find_foreign_entries(folder, names)
+    if not foreign:
+        return
+    shown = ", ".join(str(path) for path in foreign[:3])
+    if len(foreign) > 3:
+        shown += f" and {len(foreign) - 3} more"
+    one = len(foreign) == 1
+    raise BundleError(
+        f"{shown}: dgdr did not write {'this file' if one else 'these files'} (not listed with this content in "
+        f"{MANIFEST}) and replaces only files it wrote, even with --force; "
+        f"move {'it' if one else 'them'} out of {folder} or choose another -o"
+    )
+
+
+def remove_own_folder(folder: str | os.PathLike) -> list[Path]:
+    """Remove the files dgdr wrote in `folder`, then the folder if nothing else is left.
+
+    Returns the files that were kept because dgdr did not write them; the
+    folder and its manifest stay when there are any.
+    """
+    folder = Path(folder)
+    names = sorted(entry.name for entry in folder.iterdir() if entry.name != MANIFEST)
+    foreign = find_foreign_entries(folder, names)
+    foreign_names = {_top_name(path.relative_to(folder).as_posix()) for path in foreign}
+    for name in names:
+        if name not in foreign_names:
+            _remove(folder / name)
+    if foreign:
+        record_outputs(folder, removed=[name for name in names if name not in foreign_names])
+        return foreign
+    (folder / MANIFEST).unlink(missing_ok=True)
+    folder.rmdir()
+    return []
+
+
+def _empty_manifest() -> dict:
+    return {"format": _MANIFEST_FORMAT, "files": {}, "request_folders": []}
+
+
+def _top_name(relative: str) -> str:
+    return relative.split("/", 1)[0]
+
+
+def _with_entries(manifest: dict, folder: Path, names, *, removed=()) -> dict:
+    """Return `manifest` with the entries under `names` and `removed` replaced by the files now in `folder`."""
+    replaced = {*names, *removed}
+    files = {path: entry for path, entry in manifest["files"].items() if _top_name(path) not in replaced}
+    for name in names:
+        path = folder / name
+        if path.is_symlink():
+            continue
+        if path.is_dir():
+            for child in path.rglob("*"):
+                if child.is_file() and not child.is_symlink():
+                    files[child.relative_to(folder).as_posix()] = _describe_file(child)
+        elif path.is_file():
+            files[name] = _describe_file(path)
+    return {**manifest, "files": dict(sorted(files.items()))}
+
+
+def _describe_file(path: Path) -> dict:
+    return {"size": path.stat().st_size, "sha256": _sha256(path)}
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _is_own_file(folder: Path, path: Path, files: dict) -> bool:
+    if path.is_symlink() or not path.is_file():
+        return False
+    entry = files.get(path.relative_to(folder).as_posix())
+    if isinstance(entry, dict) and entry.get("size") == path.stat().st_size and entry.get("sha256") == _sha256(path):
+        return True
+    return path.parent == folder and path.name == PROFILER_STATUS and _is_failed_status(path)
+
+
+def _is_failed_status(path: Path) -> bool:
+    """Return True when `path` contains a failed status with exactly the keys `write_failed_status` writes."""
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    expected_keys = build_profiler_status("failed", phase="", message="").keys()
+    return isinstance(document, dict) and document.keys() == expected_keys and document.get("status") == "failed"
+
+
+def _write_manifest(folder: Path, manifest: dict) -> None:
+    handle, temporary = tempfile.mkstemp(prefix=f"{MANIFEST}.", dir=folder)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(manifest, stream, indent=1)
+            stream.write("\n")
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, folder / MANIFEST)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def write_failed_status(out_dir: str | os.PathLike, *, phase: str, error: BaseException | str) -> Path | None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dgdr_kernel.bundle import MANIFEST, read_manifest
 from dgdr_kernel.cli import main
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -104,7 +105,9 @@ def test_batch_refuses_existing_index(batch, tmp_path, capsys):
     before = (copy / "index.html").read_text()
 
     assert main(["batch", str(GOOD_SPECS[0]), "-o", str(copy)]) == 1
-    assert "--force" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert error.startswith("error: ")
+    assert "--force" in error
     assert (copy / "index.html").read_text() == before
 
 
@@ -114,14 +117,55 @@ def test_batch_force_keeps_other_files(batch, tmp_path, capsys):
     shutil.copytree(out, copy)
     (copy / "notes.txt").write_text("keep me")
     (copy / "qwen3-32b" / "notes.txt").write_text("keep me too")
+    (copy / "drafts").mkdir()
+    (copy / "drafts" / "plan.md").write_text("never listed by a batch")
 
     assert main(["batch", str(GOOD_SPECS[0]), "-o", str(copy), "--force"]) == 0
     capsys.readouterr()
 
     assert (copy / "notes.txt").read_text() == "keep me"
     assert (copy / "qwen3-32b" / "notes.txt").read_text() == "keep me too"
+    assert (copy / "drafts" / "plan.md").read_text() == "never listed by a batch"
     assert (copy / "qwen3-32b" / "report.html").is_file()
     assert len(_index_rows((copy / "index.html").read_text())) == 1
+
+
+def test_batch_force_removes_stale_requests(batch, tmp_path, capsys):
+    _, out = batch
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    assert read_manifest(copy)["request_folders"] == ["invalid", "llama31-8b", "qwen3-32b", "unknown-model"]
+    (copy / "llama31-8b" / "mine.txt").write_text("written by hand")
+    (copy / "drafts").mkdir()
+    (copy / "drafts" / "report.html").write_text("never listed by a batch")
+    invalid_spec = out.parent / "invalid.yaml"
+
+    assert main(["batch", str(GOOD_SPECS[0]), str(invalid_spec), "-o", str(copy), "--force"]) == 1
+    err = capsys.readouterr().err
+
+    # unknown-model/ (a failed notebook) is gone; llama31-8b/ keeps only the hand-written file.
+    assert sorted(path.name for path in copy.iterdir()) == sorted(
+        [MANIFEST, "drafts", "index.html", "invalid", "llama31-8b", "qwen3-32b"]
+    )
+    assert sorted(path.name for path in (copy / "llama31-8b").iterdir()) == sorted([MANIFEST, "mine.txt"])
+    assert (copy / "llama31-8b" / "mine.txt").read_text() == "written by hand"
+    assert "warning: llama31-8b/ of the previous batch is kept because dgdr did not write llama31-8b/mine.txt" in err
+    assert (copy / "drafts" / "report.html").read_text() == "never listed by a batch"
+    assert read_manifest(copy)["request_folders"] == ["invalid", "qwen3-32b"]
+    assert "\nerror: invalid: " in "\n" + err
+    assert len(_index_rows((copy / "index.html").read_text())) == 2
+
+
+def test_batch_force_rejects_user_index(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "index.html").write_text("my own index")
+
+    assert main(["batch", str(GOOD_SPECS[0]), "-o", str(out), "--force"]) == 1
+
+    assert capsys.readouterr().err.startswith(f"error: {out / 'index.html'}: dgdr did not write this file")
+    assert (out / "index.html").read_text() == "my own index"
+    assert sorted(path.name for path in out.iterdir()) == ["index.html"]
 
 
 def test_batch_reads_one_stdin_spec(tmp_path, monkeypatch, capsys):

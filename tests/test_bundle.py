@@ -1,5 +1,6 @@
 """Bundle writing: complete, atomic, never over an earlier good bundle unless forced, never over other files."""
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -7,7 +8,17 @@ import numpy as np
 import pytest
 import yaml
 
-from dgdr_kernel.bundle import BUNDLE_ENTRIES, BUNDLE_FILES, REPORT_FILES, write_bundle, write_failed_status
+from dgdr_kernel.bundle import (
+    BUNDLE_ENTRIES,
+    BUNDLE_FILES,
+    MANIFEST,
+    REPORT_FILES,
+    read_manifest,
+    record_outputs,
+    remove_own_folder,
+    write_bundle,
+    write_failed_status,
+)
 from dgdr_kernel.errors import BundleError
 from dgdr_kernel.pipeline import profile
 from dgdr_kernel.spec import load_dgdr
@@ -62,25 +73,72 @@ def test_force_keeps_files_it_did_not_write(result, tmp_path):
     (out / "sub").mkdir(parents=True)
     (out / "notes.txt").write_text("important")
     (out / "sub" / "data.txt").write_text("kept")
-    (out / "final_config.yaml").write_text("stale")
 
     write_bundle(result, out, force=True)
     assert (out / "notes.txt").read_text() == "important"
     assert (out / "sub" / "data.txt").read_text() == "kept"
-    assert (out / "final_config.yaml").read_text() != "stale"
     for name in BUNDLE_FILES:
         assert (out / name).is_file(), name
-    assert sorted(p.name for p in out.iterdir()) == sorted(["notes.txt", "sub", *BUNDLE_ENTRIES])
+    assert sorted(p.name for p in out.iterdir()) == sorted(["notes.txt", "sub", MANIFEST, *BUNDLE_ENTRIES])
     assert [p.name for p in tmp_path.iterdir()] == ["mine"]
+
+
+def test_manifest_lists_every_bundle_file(result, tmp_path):
+    out = write_bundle(result, tmp_path / "run")
+    files = read_manifest(out)["files"]
+
+    assert sorted(files) == sorted(BUNDLE_FILES)
+    status = out / "profiler_status.yaml"
+    assert files["profiler_status.yaml"]["size"] == status.stat().st_size
+    assert files["profiler_status.yaml"]["sha256"] == hashlib.sha256(status.read_bytes()).hexdigest()
+
+
+def test_force_rejects_same_named_user_file(result, tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "final_config.yaml").write_text("my own DGD")
+    (out / "report.html").write_text("my own report")
+
+    with pytest.raises(BundleError, match="move them out of") as caught:
+        write_bundle(result, out, force=True)
+
+    assert "final_config.yaml" in str(caught.value)
+    assert "report.html" in str(caught.value)
+    assert (out / "final_config.yaml").read_text() == "my own DGD"
+    assert (out / "report.html").read_text() == "my own report"
+    assert sorted(p.name for p in out.iterdir()) == ["final_config.yaml", "report.html"]
+
+
+def test_force_rejects_edited_bundle_file(result, tmp_path):
+    out = write_bundle(result, tmp_path / "run")
+    (out / "candidates.csv").write_text("edited by hand")
+    before = _snapshot(out)
+
+    with pytest.raises(BundleError, match="candidates.csv: dgdr did not write this file"):
+        write_bundle(result, out, force=True)
+    assert _snapshot(out) == before
+
+
+def test_force_rejects_user_file_in_curve_folder(result, tmp_path):
+    out = write_bundle(result, tmp_path / "run")
+    (out / "selected_decode_interpolation" / "notes.txt").write_text("mine")
+
+    with pytest.raises(BundleError, match="notes.txt"):
+        write_bundle(result, out, force=True)
+    assert (out / "selected_decode_interpolation" / "notes.txt").read_text() == "mine"
 
 
 def test_force_removes_stale_report_files(result, tmp_path):
     out = write_bundle(result, tmp_path / "run")
     for name in REPORT_FILES:
         (out / name).write_text("from an earlier run")
+    # As `dgdr report` does after it writes them.
+    record_outputs(out, written=REPORT_FILES)
+
     write_bundle(result, out, force=True)
     for name in REPORT_FILES:
         assert not (out / name).exists(), name
+    assert sorted(read_manifest(out)["files"]) == sorted(BUNDLE_FILES)
 
 
 def test_force_into_working_directory(result, tmp_path, monkeypatch):
@@ -90,7 +148,7 @@ def test_force_into_working_directory(result, tmp_path, monkeypatch):
     assert out == tmp_path.resolve()
     assert (tmp_path / "notes.txt").read_text() == "important"
     assert (tmp_path / "final_config.yaml").is_file()
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["notes.txt", *BUNDLE_ENTRIES])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["notes.txt", MANIFEST, *BUNDLE_ENTRIES])
     assert list(tmp_path.parent.glob(".*old-*")) == []
 
 
@@ -101,7 +159,7 @@ def test_empty_working_directory_without_force(result, tmp_path, monkeypatch):
     write_bundle(result, ".")
     # The folder itself is kept, so a shell sitting in it still sees the bundle.
     assert Path.cwd().samefile(here)
-    assert sorted(p.name for p in here.iterdir()) == sorted(BUNDLE_ENTRIES)
+    assert sorted(p.name for p in here.iterdir()) == sorted([MANIFEST, *BUNDLE_ENTRIES])
 
 
 def test_failed_swap_restores_previous_entries(result, tmp_path, monkeypatch):
@@ -120,7 +178,7 @@ def test_failed_swap_restores_previous_entries(result, tmp_path, monkeypatch):
     with pytest.raises(BundleError, match="disk full"):
         write_bundle(result, out, force=True)
     assert _snapshot(out) == before
-    assert sorted(p.name for p in out.iterdir()) == sorted(["notes.txt", *BUNDLE_ENTRIES])
+    assert sorted(p.name for p in out.iterdir()) == sorted(["notes.txt", MANIFEST, *BUNDLE_ENTRIES])
 
 
 def test_failed_write_leaves_destination_untouched(result, tmp_path, monkeypatch):
@@ -135,7 +193,7 @@ def test_failed_write_leaves_destination_untouched(result, tmp_path, monkeypatch
         write_bundle(result, out, force=True)
     assert _snapshot(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
-    assert sorted(p.name for p in out.iterdir()) == sorted(BUNDLE_ENTRIES)
+    assert sorted(p.name for p in out.iterdir()) == sorted([MANIFEST, *BUNDLE_ENTRIES])
 
 
 def test_output_path_that_is_a_file_is_rejected(result, tmp_path):
@@ -206,3 +264,31 @@ def test_failed_status_into_file_path_logs_reason(tmp_path, caplog):
 
     assert write_failed_status(target, phase="Initializing", error="x") is None
     assert "is a file, not a folder" in caplog.text
+
+
+def test_good_bundle_rejects_user_status_without_force(result, tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "profiler_status.yaml").write_text("status: success\nphase: Done\n")
+
+    with pytest.raises(BundleError, match="profiler_status.yaml: dgdr did not write this file"):
+        write_bundle(result, out)
+    assert (out / "profiler_status.yaml").read_text() == "status: success\nphase: Done\n"
+
+
+def test_remove_own_folder_keeps_user_files(result, tmp_path):
+    out = write_bundle(result, tmp_path / "run")
+    (out / "notes.txt").write_text("mine")
+
+    kept = remove_own_folder(out)
+
+    assert kept == [out / "notes.txt"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(["notes.txt", MANIFEST])
+    assert read_manifest(out)["files"] == {}
+
+
+def test_remove_own_folder_removes_whole_bundle(result, tmp_path):
+    out = write_bundle(result, tmp_path / "run")
+
+    assert remove_own_folder(out) == []
+    assert not out.exists()

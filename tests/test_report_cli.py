@@ -9,6 +9,8 @@ from __future__ import annotations
 import io
 import json
 import re
+import shutil
+import sys
 from importlib.resources import files
 from pathlib import Path
 
@@ -16,7 +18,7 @@ import nbformat
 import pytest
 import yaml
 
-from dgdr_kernel.bundle import BUNDLE_ENTRIES
+from dgdr_kernel.bundle import BUNDLE_ENTRIES, MANIFEST, read_manifest
 from dgdr_kernel.cli import main
 from dgdr_kernel.report.run import REPORT_FILES
 from dgdr_kernel.pipeline import profile
@@ -154,36 +156,81 @@ def test_report_keeps_failed_notebook(tmp_path, capsys):
 
     assert main(["report", str(spec), "-o", str(out)]) == 1
     error = capsys.readouterr().err
+    # papermill's progress bar precedes the message on standard error.
+    assert "\nerror: unknown-model.yaml: the capacity planner notebook failed" in "\n" + error
     assert "ModelArchError" in error
     assert (out / "capacity_planner.failed.ipynb").is_file()
+    assert sorted(read_manifest(out)["files"]) == ["capacity_planner.failed.ipynb", "profiler_status.yaml"]
     assert not (out / "report.html").exists()
     status = yaml.safe_load((out / "profiler_status.yaml").read_text())
     assert status["status"] == "failed"
     assert "no-such-model" in status["error"]
 
 
-def test_report_prints_warnings(tmp_path, capsys):
+def test_report_prints_warnings(tmp_path, capfd):
     # searchStrategy thorough falls back to the rapid model, and the run must warn about it.
     spec = EXAMPLES / "mixtral-thorough.yaml"
 
     assert main(["report", str(spec), "-o", str(tmp_path / "out")]) == 0
 
-    err = capsys.readouterr().err
+    # capfd, not capsys: the kernel process writes to file descriptor 2 directly.
+    err = capfd.readouterr().err
     assert err.count("warning: searchStrategy thorough") == 1
+    # ipykernel logs this on every start unless its log level is raised.
+    assert "without encryption" not in err
+    assert "IPKernelApp" not in err
 
 
-def test_report_cell_timeout_leaves_status(tmp_path, capsys):
-    # A 1 s cell limit stops the setup cell (it imports plotly and the package) before profiling.
+def _install_held_kernel(root: Path, marker: Path) -> str:
+    """Install a python kernelspec under `root` whose every cell waits on an event that is never set.
+
+    IPython runs the files in `<IPYTHONDIR>/profile_default/startup/` when the
+    kernel starts, and calls each `pre_run_cell` callback before a cell runs.
+    The callback first writes `marker`, so a test can tell that the hold, not a
+    slow cell, is what ran past the limit.
+    """
+    ipython_dir = root / "ipython"
+    startup = ipython_dir / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    (startup / "00-hold-cells.py").write_text(
+        "import pathlib\n"
+        "import threading\n"
+        "_never_set = threading.Event()\n"
+        "def _hold_cell(*args):\n"
+        f"    pathlib.Path({str(marker)!r}).write_text('held')\n"
+        "    _never_set.wait()\n"
+        "get_ipython().events.register('pre_run_cell', _hold_cell)\n"
+    )
+    spec_dir = root / "jupyter" / "kernels" / "dgdr-held"
+    spec_dir.mkdir(parents=True)
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "python3 holding every cell",
+        "language": "python",
+        "env": {"IPYTHONDIR": str(ipython_dir)},
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    return "dgdr-held"
+
+
+def test_report_cell_timeout_leaves_status(tmp_path, monkeypatch, capsys):
+    # The first cell waits forever, so the 1 s limit is reached on any machine.
+    marker = tmp_path / "held"
+    kernel = _install_held_kernel(tmp_path / "kernel", marker)
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "kernel" / "jupyter"))
     out = tmp_path / "out"
 
-    assert main(["report", str(SPEC), "-o", str(out), "--cell-timeout", "1"]) == 1
+    assert main(["report", str(SPEC), "-o", str(out), "--kernel", kernel, "--cell-timeout", "1"]) == 1
 
     error = capsys.readouterr().err
+    assert marker.read_text() == "held"
+    assert "\nerror: qwen3-32b-h200.yaml: the capacity planner notebook stopped" in "\n" + error
     assert "CellTimeoutError" in error
     assert "raise --cell-timeout" in error
     assert "Traceback" not in error
     status = yaml.safe_load((out / "profiler_status.yaml").read_text())
     assert status["status"] == "failed"
+    assert status["phase"] == "Initializing"
     assert status["error"].startswith("CellTimeoutError")
 
 
@@ -242,27 +289,58 @@ def test_report_failure_status_matches_profile(tmp_path, capsys):
     assert reported["error"] == profiled["error"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", reported["timestamp"])
     assert sorted(path.name for path in (tmp_path / "reported").iterdir()) == [
+        MANIFEST,
         "capacity_planner.failed.ipynb",
         "profiler_status.yaml",
     ]
 
 
-def test_report_force_keeps_other_files(tmp_path, capsys):
+def test_report_force_keeps_other_files(report_dir, tmp_path, capsys):
     out = tmp_path / "mine"
-    (out / "drafts").mkdir(parents=True)
+    shutil.copytree(report_dir, out)
+    (out / "drafts").mkdir()
     (out / "notes.txt").write_text("keep me")
     (out / "drafts" / "plan.md").write_text("keep me too")
-    (out / "capacity_planner.failed.ipynb").write_text("{}")  # left by an earlier failed run
-    (out / "report.html").write_text("stale report")
+    earlier_notebook = (out / "capacity_planner.ipynb").read_bytes()
 
     assert main(["report", str(SPEC), "-o", str(out), "--force"]) == 0
     capsys.readouterr()
 
     assert (out / "notes.txt").read_text() == "keep me"
     assert (out / "drafts" / "plan.md").read_text() == "keep me too"
-    assert not (out / "capacity_planner.failed.ipynb").exists()
-    assert "stale report" not in (out / "report.html").read_text(encoding="utf-8")
-    assert not [path.name for path in out.iterdir() if path.name.startswith(".")]
+    # papermill records the run's start time in the notebook, so a new run differs.
+    assert (out / "capacity_planner.ipynb").read_bytes() != earlier_notebook
+    assert [path.name for path in out.iterdir() if path.name.startswith(".")] == [MANIFEST]
+    recorded = read_manifest(out)["files"]
+    assert "notes.txt" not in recorded
+    assert "report.html" in recorded
+    assert "capacity_planner.ipynb" in recorded
+
+
+@pytest.mark.parametrize("name", ["report.html", "capacity_planner.failed.ipynb", "final_config.yaml"])
+def test_report_force_rejects_user_file(tmp_path, capsys, name):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / name).write_text("my own file")
+
+    assert main(["report", str(SPEC), "-o", str(out), "--force"]) == 1
+
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {out / name}: dgdr did not write this file")
+    assert f"move it out of {out} or choose another -o" in error
+    assert (out / name).read_text() == "my own file"
+    assert sorted(path.name for path in out.iterdir()) == [name]
+
+
+def test_report_force_rejects_edited_report(report_dir, tmp_path, capsys):
+    out = tmp_path / "copy"
+    shutil.copytree(report_dir, out)
+    (out / "report.html").write_text("edited after the run")
+
+    assert main(["report", str(SPEC), "-o", str(out), "--force"]) == 1
+
+    assert "report.html: dgdr did not write this file" in capsys.readouterr().err
+    assert (out / "report.html").read_text() == "edited after the run"
 
 
 def test_report_into_working_directory(tmp_path, monkeypatch, capsys):
@@ -318,3 +396,4 @@ def test_report_help_names_replaced_files(capsys):
     for name in (*BUNDLE_ENTRIES, *REPORT_FILES):
         assert name in force_help, name
     assert "keep every other file" in force_help
+    assert "when an earlier dgdr run wrote them" in force_help

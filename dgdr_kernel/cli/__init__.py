@@ -35,6 +35,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+class _LowerCaseLevelFormatter(logging.Formatter):
+    """Start each log line with the level in lower case (`error: `), as argparse and our messages do."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return super().formatMessage(logging.makeLogRecord({**record.__dict__, "levelname": record.levelname.lower()}))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dgdr",
@@ -71,11 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse exits 2 on usage errors and 0 on --help
         return int(exc.code or 0)
 
-    logging.basicConfig(
-        level=getattr(logging, args.log_level),
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LowerCaseLevelFormatter("%(levelname)s: %(name)s: %(message)s"))
+    logging.basicConfig(level=getattr(logging, args.log_level), handlers=[handler])
     try:
         return int(args.func(args) or 0)
     except DgdrError as exc:

@@ -7,6 +7,10 @@ request that fails is listed with its error, its folder keeps a failed
 `profiler_status.yaml`, and the others still run. One SPEC may be `-`: the
 DGDR is read from standard input once, in this process, and handed to its
 worker as text.
+
+`DIR/.dgdr-manifest.json` records `index.html` and the request folders of the
+batch. With `--force`, a request folder that the previous batch recorded and
+this batch does not write is removed, except for files dgdr did not write.
 """
 
 from __future__ import annotations
@@ -71,7 +75,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--force",
         action="store_true",
-        help=f"write into a DIR that already contains files: replace DIR/index.html and, in each DIR/<name>/, {REPLACED_FILES_HELP}; keep every other file",
+        help=(
+            f"write into a DIR that already contains files: replace DIR/index.html and, in each DIR/<name>/, "
+            f"{REPLACED_FILES_HELP}, when an earlier dgdr run wrote them (a same-named file of yours stops the "
+            "run with an error); remove the request folders of the previous batch that this batch does not "
+            "write; keep every other file"
+        ),
     )
     add_kernel_arguments(parser)
     parser.set_defaults(func=run_batch)
@@ -119,7 +128,7 @@ def report_one(spec: str, out_dir: str, force: bool, kernel_name: str, cell_time
 def run_batch(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from dgdr_kernel.bundle import write_failed_status
+    from dgdr_kernel.bundle import read_manifest, record_outputs, require_own_entries, write_failed_status
     from dgdr_kernel.errors import BundleError
     from dgdr_kernel.report.html import write_index
     from dgdr_kernel.report.run import REPORT_HTML, check_kernel
@@ -132,6 +141,9 @@ def run_batch(args: argparse.Namespace) -> int:
     index_path = out_root / INDEX_HTML
     if index_path.exists() and not args.force:
         raise BundleError(f"{index_path} already exists (an earlier batch); pass --force to replace it or choose another -o")
+    if out_root.is_dir():
+        require_own_entries(out_root, [INDEX_HTML])
+    previous_folders = read_manifest(out_root)["request_folders"] if out_root.is_dir() else []
     out_root.mkdir(parents=True, exist_ok=True)
     stdin_text = sys.stdin.read() if STDIN in args.specs else None
     requests = _request_names(args.specs, stdin_text)
@@ -178,9 +190,35 @@ def run_batch(args: argparse.Namespace) -> int:
 
     ordered = [entries[name] for _, name, _ in requests]
     index = write_index(ordered, index_path, title=f"dgdr batch: {len(ordered)} request(s)")
+    names = [name for _, name, _ in requests]
+    if args.force:
+        _remove_stale_requests(out_root, [name for name in previous_folders if name not in names])
+    record_outputs(out_root, written=[INDEX_HTML], request_folders=names)
 
     failed = [entry for entry in ordered if entry.get("error")]
     for entry in failed:
-        print(f"failed: {entry['request']}: {entry['error']}", file=sys.stderr)
+        print(f"error: {entry['request']}: {entry['error']}", file=sys.stderr)
     print(f"{len(ordered) - len(failed)} of {len(ordered)} request(s) succeeded; index: {index}")
     return 1 if failed else 0
+
+
+def _remove_stale_requests(out_root: Path, stale: list[str]) -> None:
+    """Remove the request folders of the previous batch that this batch did not write.
+
+    Only plain folder names recorded in the previous manifest are considered,
+    and inside each only the files dgdr wrote are removed (`remove_own_folder`).
+    """
+    from dgdr_kernel.bundle import remove_own_folder
+
+    for name in stale:
+        folder = out_root / name
+        if Path(name).name != name or name in ("", ".", "..") or folder.is_symlink() or not folder.is_dir():
+            continue
+        try:
+            kept = remove_own_folder(folder)
+        except OSError as exc:
+            print(f"warning: cannot remove {name}/ of the previous batch: {exc}", file=sys.stderr)
+            continue
+        if kept:
+            shown = ", ".join(str(path.relative_to(out_root)) for path in kept)
+            print(f"warning: {name}/ of the previous batch is kept because dgdr did not write {shown}", file=sys.stderr)

@@ -4,7 +4,8 @@ The bundle (see `dgdr_kernel.bundle`) contains final_config.yaml (ConfigMaps,
 then the DGD), profiler_status.yaml, dgdr_status.yaml, candidates.csv,
 pareto.csv and the planner curves. profiler_status.yaml is written on every
 outcome, invalid input included; a failed run leaves nothing else and never
-touches an earlier bundle. `--force` replaces only the bundle's own entries.
+touches an earlier bundle. `--force` replaces only the bundle's own entries,
+and only files that an earlier dgdr run recorded in `.dgdr-manifest.json`.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "(final_config.yaml, profiler_status.yaml, dgdr_status.yaml, candidates.csv, pareto.csv, "
             "selected_prefill_interpolation/, selected_decode_interpolation/), remove the report files "
             "of an earlier run (report.html, report_summary.json, capacity_planner.ipynb, "
-            "capacity_planner.failed.ipynb) and keep every other file"
+            "capacity_planner.failed.ipynb) and keep every other file; a file under one of those names that "
+            "no earlier dgdr run wrote (DIR/.dgdr-manifest.json) stops the run with an error"
         ),
     )
     parser.add_argument(

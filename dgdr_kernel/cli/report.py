@@ -24,7 +24,11 @@ REPLACED_FILES_HELP = (
     "and the report files (capacity_planner.ipynb, capacity_planner.failed.ipynb, report.html, "
     "report_summary.json)"
 )
-FORCE_HELP = f"write into a DIR that already contains files: replace {REPLACED_FILES_HELP}, and keep every other file"
+FORCE_HELP = (
+    f"write into a DIR that already contains files: replace {REPLACED_FILES_HELP}, when an earlier dgdr run "
+    "wrote them (DIR/.dgdr-manifest.json lists them; a same-named file of yours stops the run with an error), "
+    "and keep every other file"
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

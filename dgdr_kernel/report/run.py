@@ -11,6 +11,8 @@ Every outcome leaves `profiler_status.yaml`, as `dgdr profile -o` does: the
 bundle's on success, a failed one (status, phase, message, error, timestamp)
 when the DGDR is invalid or the notebook fails. `bundle.write_failed_status`
 skips it when the folder contains other files, so an earlier bundle stays whole.
+Each run that reaches the notebook records the files it wrote in the folder's
+`.dgdr-manifest.json`, and a later run replaces only files listed there.
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ EXECUTED_NOTEBOOK = "capacity_planner.ipynb"
 FAILED_NOTEBOOK = "capacity_planner.failed.ipynb"
 REPORT_HTML = "report.html"
 PROFILER_STATUS = "profiler_status.yaml"
-# Files a report adds next to the bundle. `--force` replaces these and the bundle's own entries, nothing else.
+# Files a report adds next to the bundle. `--force` replaces these and the bundle's own entries,
+# and only those an earlier dgdr run wrote (see `bundle.require_own_entries`).
 REPORT_FILES = (EXECUTED_NOTEBOOK, FAILED_NOTEBOOK, REPORT_HTML, SUMMARY_FILE)
 # Tag of the notebook cell that loads and profiles the DGDR. A failed run
 # reads it to tell whether profiling had finished before the failing cell.
@@ -62,7 +65,7 @@ DEFAULT_KERNEL = "python3"
 DEFAULT_CELL_TIMEOUT_S = 600
 
 # Files an earlier failed run leaves; a new run may replace them without --force.
-_REPLACEABLE_FILES = {PROFILER_STATUS, FAILED_NOTEBOOK}
+_REPLACEABLE_FILES = (PROFILER_STATUS, FAILED_NOTEBOOK)
 
 
 @dataclass(frozen=True)
@@ -104,17 +107,26 @@ def check_kernel(kernel_name: str = DEFAULT_KERNEL) -> None:
 
 
 def check_output_dir(out_dir: Path, *, force: bool) -> None:
-    """Raise BundleError if `out_dir` contains files and `force` is not set."""
+    """Raise BundleError unless a report may write into `out_dir`.
+
+    Without `force` the folder may contain only what a failed run leaves.
+    With it, other files may be there too. Either way, every file the report
+    would replace must have been written by an earlier dgdr run.
+    """
+    from dgdr_kernel.bundle import BUNDLE_ENTRIES, MANIFEST, require_own_entries
+
     if out_dir.exists() and not out_dir.is_dir():
         raise BundleError(f"output path {out_dir} exists and is not a folder; choose another -o")
-    if force or not out_dir.is_dir():
+    if not out_dir.is_dir():
         return
-    entries = {entry.name for entry in out_dir.iterdir()}
-    if entries - _REPLACEABLE_FILES:
-        raise BundleError(
-            f"output folder {out_dir} is not empty (it may hold an earlier report); "
-            "pass --force to replace it or choose another -o"
-        )
+    if not force:
+        entries = {entry.name for entry in out_dir.iterdir()}
+        if entries - {*_REPLACEABLE_FILES, MANIFEST}:
+            raise BundleError(
+                f"output folder {out_dir} is not empty (it may hold an earlier report); "
+                "pass --force to replace it or choose another -o"
+            )
+    require_own_entries(out_dir, (*BUNDLE_ENTRIES, *REPORT_FILES))
 
 
 def run_report(
@@ -141,7 +153,8 @@ def run_report(
         messages and nothing is read from it.
     force
         Write into an `out_dir` that contains files: replace the bundle's own
-        entries and the report files (`REPORT_FILES`), keep every other file.
+        entries and the report files (`REPORT_FILES`) that an earlier dgdr run
+        wrote there, keep every other file.
     kernel_name
         The Jupyter kernel that runs the notebook.
     cell_timeout_s
@@ -155,14 +168,15 @@ def run_report(
         The DGDR is invalid (checked before any kernel starts); a failed
         `profiler_status.yaml` is written into `out_dir`.
     BundleError
-        `out_dir` contains files and `force` is not set.
+        `out_dir` contains files and `force` is not set, or a file the report
+        would replace was not written by dgdr.
     ReportError
         A kernel or package is missing, or the notebook failed; the failed
         notebook is kept in `out_dir` as `capacity_planner.failed.ipynb`
         next to a failed `profiler_status.yaml`.
     """
-    from dgdr_kernel.bundle import write_failed_status
-    from dgdr_kernel.report.summary import read_summary
+    from dgdr_kernel.bundle import record_outputs, write_failed_status
+    from dgdr_kernel.report.summary import SUMMARY_FILE, read_summary
     from dgdr_kernel.spec import load_dgdr, parse_text
     from dgdr_kernel.status import ProfilingPhase
 
@@ -211,10 +225,12 @@ def run_report(
                 progress_bar=progress_bar,
                 execution_timeout=cell_timeout_s,
                 report_mode=True,
+                extra_arguments=_kernel_arguments(kernel_name),
             )
         except PapermillExecutionError as exc:
             _record_notebook_failure(executed, out_dir, exc)
             kept = _keep_failed_notebook(executed, out_dir)
+            _record_failed_run(out_dir)
             raise ReportError(
                 f"{spec_name}: the capacity planner notebook failed in cell {exc.cell_index}: "
                 f"{exc.ename}: {exc.evalue}; the executed notebook is at {kept}"
@@ -223,6 +239,7 @@ def run_report(
             # The kernel timed out or died, so no cell index or exception is known.
             _record_kernel_failure(out_dir, exc)
             kept = _keep_failed_notebook(executed, out_dir)
+            _record_failed_run(out_dir)
             first_line = (str(exc).splitlines() or [""])[0]
             raise ReportError(
                 f"{spec_name}: the capacity planner notebook stopped ({type(exc).__name__}: {first_line}); "
@@ -234,6 +251,8 @@ def run_report(
         shutil.move(str(executed), notebook_path)
 
     html_path = export_report_html(notebook_path, out_dir / REPORT_HTML, title=f"{loaded.name}: capacity plan")
+    # The notebook recorded the bundle; this adds the files written around it.
+    record_outputs(out_dir, written=[EXECUTED_NOTEBOOK, REPORT_HTML, SUMMARY_FILE], removed=[FAILED_NOTEBOOK])
     summary = read_summary(out_dir) or {}
     logger.info("report written to %s", html_path)
     return ReportOutcome(out_dir=out_dir, html_path=html_path, notebook_path=notebook_path, summary=summary)
@@ -340,6 +359,44 @@ def _find_tagged_cell(notebook_path: Path, tag: str) -> int | None:
         if tag in cell.get("metadata", {}).get("tags", []):
             return index
     return None
+
+
+def _kernel_arguments(kernel_name: str) -> list[str]:
+    """Return the command-line options for the kernel that runs the notebook.
+
+    ipykernel logs "Kernel is running over TCP without encryption" at WARNING
+    on every start (ipykernel 7, kernelapp.py), from the kernel process into
+    our standard error. The kernel listens on loopback only (jupyter_client's
+    default address), so the line is noise for a headless run. Raising that
+    kernel's own log level to ERROR hides it and touches no other kernel or
+    Python process. Cell output
+    and cell errors are not log records and stay as they are. With `dgdr
+    --log-level INFO` or DEBUG the kernel keeps its default level.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    if logger.isEnabledFor(logging.INFO):
+        return []
+    try:
+        argv = KernelSpecManager().get_kernel_spec(kernel_name).argv
+    except NoSuchKernel:
+        return []
+    # Other kernels may reject an option they do not know.
+    if not any("ipykernel" in part for part in argv):
+        return []
+    return ["--IPKernelApp.log_level=ERROR"]
+
+
+def _record_failed_run(out_dir: Path) -> None:
+    """Record the failed notebook and the status in the manifest, so a later run may replace them."""
+    from dgdr_kernel.bundle import record_outputs
+
+    if not out_dir.is_dir():
+        return
+    try:
+        record_outputs(out_dir, written=[FAILED_NOTEBOOK, PROFILER_STATUS])
+    except OSError as exc:
+        logger.warning("cannot record the failed run in the manifest of %s: %s", out_dir, exc)
 
 
 def _keep_failed_notebook(executed: Path, out_dir: Path) -> Path | None:
