@@ -55,9 +55,14 @@ FITTED = {
 # because vLLM and SGLang do not delay prefill for DP balancing. Its start
 # and prior is TensorRT-LLM's default AttentionDpConfig.timeout_iters (50).
 ADP_PARAMETER = ("adp_balance_timeout_iters", (1.0, 2000.0), 50.0)
-# The MoE prefill overhead: pairs with MoE rows only. Its start and prior,
-# 0.5 ms per MoE layer, is an estimate of eager launch and sync cost.
-MOE_PARAMETER = ("moe_prefill_layer_overhead_us", (1.0, 20000.0), 500.0)
+# The MoE terms, fitted on pairs with MoE rows only. The prefill overhead
+# starts at 0.5 ms per MoE layer, an estimate of eager launch and sync cost.
+# The per-expert floor starts at 2 us, about one wave of a small tile with
+# its weight fetch latency (an estimate).
+MOE_PARAMETERS = (
+    ("moe_prefill_layer_overhead_us", (1.0, 20000.0), 500.0),
+    ("expert_overhead_us", (0.01, 100.0), 2.0),
+)
 
 
 def archs_have_moe(rows) -> bool:
@@ -75,7 +80,7 @@ def fitted_parameters(rows, backend) -> dict:
     """Return the fitted parameter names with their bounds for the rows of one SKU and backend."""
     names = dict(FITTED)
     if archs_have_moe(rows):
-        names[MOE_PARAMETER[0]] = MOE_PARAMETER[1]
+        names.update({name: bounds for name, bounds, _ in MOE_PARAMETERS})
     if backend == "trtllm" and (rows["d_dp"] > 1).any():
         names[ADP_PARAMETER[0]] = ADP_PARAMETER[1]
     return names
@@ -84,7 +89,7 @@ def fitted_parameters(rows, backend) -> dict:
 def _start(names, backend):
     """Return the starting values: the backend defaults, and the starts of the conditional parameters."""
     defaults = default_params(backend)
-    extra = {ADP_PARAMETER[0]: ADP_PARAMETER[2], MOE_PARAMETER[0]: MOE_PARAMETER[2]}
+    extra = {ADP_PARAMETER[0]: ADP_PARAMETER[2], **{name: start for name, _, start in MOE_PARAMETERS}}
     return np.array([extra.get(name, getattr(defaults, name)) for name in names])
 
 

@@ -386,3 +386,22 @@ def test_no_caveat_for_multi_model_fit():
 
     assert len(perf_model.fit_record["models"]) > 1
     assert perf_model.calibration_caveat() is None
+
+
+def test_expert_floor_per_touched_expert(deepseek_v3):
+    # DeepSeek-V3 config.json: 256 routed experts, 8 per token, 58 MoE layers.
+    # One decode step of 1 sequence touches 8 experts. Under moe_tp 8 every GPU
+    # runs a slice of all 8; under moe_ep 8 a GPU has 32 of the 256 experts
+    # and expects 32 * (1 - (1 - 8/256)^1) = 1 of them. At 10 us per expert
+    # that is 58 * 8 * 10 us = 4.64 ms against 58 * 1 * 10 us = 0.58 ms.
+    gpu = get_gpu("h200_sxm")
+    tensor = Layout(tp=8, moe_tp=8, moe_ep=1)
+    expert = Layout(tp=8, moe_tp=1, moe_ep=8)
+    base = PerfModel(deepseek_v3, gpu, "trtllm", params=PerfParams())
+    floored = PerfModel(deepseek_v3, gpu, "trtllm", params=PerfParams(expert_overhead_us=10.0))
+    for layout, expected_ms in ((tensor, 4.64), (expert, 0.58)):
+        added = floored.decode_step_ms(layout, 1, 1024)[0] - base.decode_step_ms(layout, 1, 1024)[0]
+        assert added == pytest.approx(expected_ms)
+    table = floored.explain_step(tensor, 1, 1024, "decode").set_index("op")
+    assert table.loc["moe_expert_tiles", "time_ms"] == pytest.approx(4.64)
+    assert table.loc["moe_expert_tiles", "bound"] == "overhead"

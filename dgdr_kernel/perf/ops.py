@@ -70,8 +70,9 @@ class Op:
 
     `kind` is ``gemm`` (priced with the GEMM efficiency at `m` rows),
     ``attention`` (efficiency at `m` query tokens per sequence), ``memory``
-    (bandwidth only) or ``comm`` (`bytes` over a link of `link_gb_per_s` plus
-    `latency_us` per call, `calls` calls).
+    (bandwidth only), ``comm`` (`bytes` over a link of `link_gb_per_s` plus
+    `latency_us` per call, `calls` calls) or ``expert_fixed`` (`calls` expert
+    GEMMs, each at the fixed `PerfParams.expert_overhead_us`).
     """
 
     name: str
@@ -222,6 +223,9 @@ def _mlp_ops(arch, layout: Layout, shape: StepShape, dtypes: StepDtypes, counts:
         flops = n * 2.0 * routed_rows * expert_params
         traffic = n * (touched * expert_params * weight_bytes + routed_rows * (2 * arch.hidden_size + 3 * inter) * ACTIVATION_BYTES)
         ops.append(Op("moe_experts", "gemm", flops, traffic, m=rows_per_expert, dtype=cdt, extra={"efficiency_scale": GROUPED_GEMM_EFFICIENCY_SCALE}))
+        # Every expert the step touches costs at least one wave of tiles. So
+        # MoE TP (thin slices of all experts) pays more of it than EP.
+        ops.append(Op("moe_expert_tiles", "expert_fixed", 0 * touched, 0 * touched, calls=n * touched))
         ops.append(_gemm("moe_router", tokens, experts, arch.hidden_size, 2.0, n, "bf16"))
 
         if arch.num_shared_experts:

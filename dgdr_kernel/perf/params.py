@@ -54,6 +54,16 @@ class PerfParams:
     Decode steps replay CUDA graphs and do not pay it. Dense models never do.
     0 (the default) where no MoE rows were fitted.
     """
+    expert_overhead_us: float = 0.0
+    """Fixed time per expert a step runs on one GPU, per MoE layer.
+
+    A grouped expert GEMM spends at least one wave of tiles, with its
+    prologue and epilogue, on every expert that receives a row, however few
+    rows it gets. Under MoE tensor parallelism every GPU runs a thin slice
+    of every touched expert; under expert parallelism it runs whole experts,
+    but only its share. The roofline misses this floor. 0 (the default)
+    where no MoE rows were fitted.
+    """
     adp_balance_timeout_iters: float = 0.0
     """Maximum iterations TensorRT-LLM delays a new request's prefill under attention DP (0: no delay).
 

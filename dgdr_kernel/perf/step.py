@@ -40,6 +40,11 @@ def price_ops(ops: list[Op], gpu, params: PerfParams) -> list[dict]:
             time_ms = memory_ms + compute_ms
             efficiency = np.full_like(memory_ms, params.comm_efficiency)
             bound = np.where(time_ms > 0, np.where(memory_ms >= compute_ms, "link", "latency"), "")
+        elif op.kind == "expert_fixed":
+            memory_ms = np.zeros_like(memory_ms)
+            compute_ms = np.asarray(op.calls, dtype=float) * params.expert_overhead_us / 1e3 + memory_ms
+            time_ms = compute_ms
+            bound = np.where(time_ms > 0, "overhead", "")
         elif op.kind == "memory":
             compute_ms = np.zeros_like(memory_ms)
             time_ms = memory_ms
