@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 import numpy as np
@@ -77,12 +78,20 @@ def _format(value):
     return "-" if value is None else f"{value}"
 
 
+def _percent(share):
+    """Return a share from 0 to 1 (as the JSON stores it) as a percentage."""
+    return "-" if share is None else f"{share * 100:.1f} %"
+
+
 def _print_groups(groups: list[dict]) -> None:
     table = pd.DataFrame(groups)
     if table.empty:
         return
     columns = ["model", "gpu", "engine", "precision", "rows", "rows_predicted", "ttft_median_abs_error_pct", "ttft_mean_abs_error_pct", "ttft_within_20_pct", "itl_median_abs_error_pct", "itl_mean_abs_error_pct", "itl_within_20_pct"]
-    renamed = table[columns].rename(columns=lambda name: name.replace("_abs_error_pct", "_%").replace("_within_20_pct", "_in20"))
+    table = table[columns].copy()
+    for name in ("ttft_within_20_pct", "itl_within_20_pct"):
+        table[name] = (table[name] * 100).round(1)
+    renamed = table.rename(columns=lambda name: name.replace("_abs_error_pct", "_%").replace("_within_20_pct", "_in20_%"))
     print(renamed.to_string(index=False))
 
 
@@ -92,15 +101,18 @@ def print_report(report: dict) -> None:
         print(f"== {mode}: {overall['rows_predicted']} of {overall['rows']} rows predicted")
         print(
             f"   TTFT median {_format(overall['ttft_median_abs_error_pct'])} %, mean {_format(overall['ttft_mean_abs_error_pct'])} %, "
-            f"within 20 %: {_format(overall['ttft_within_20_pct'])} | ITL median {_format(overall['itl_median_abs_error_pct'])} %, "
-            f"mean {_format(overall['itl_mean_abs_error_pct'])} %, within 20 %: {_format(overall['itl_within_20_pct'])}"
+            f"within 20 %: {_percent(overall['ttft_within_20_pct'])} | ITL median {_format(overall['itl_median_abs_error_pct'])} %, "
+            f"mean {_format(overall['itl_mean_abs_error_pct'])} %, within 20 %: {_percent(overall['itl_within_20_pct'])}"
         )
         _print_groups(report[mode]["groups"])
         print()
     for name, title in (("stated_workers", "disagg rows that state worker counts"), ("inferred_workers", "disagg rows with inferred worker counts")):
         part = report["disagg"][name]["overall"]
         print(f"== {title}: {part['rows_predicted']} of {part['rows']} rows predicted")
-        print(f"   TTFT median {_format(part['ttft_median_abs_error_pct'])} %, within 20 %: {_format(part['ttft_within_20_pct'])} | ITL median {_format(part['itl_median_abs_error_pct'])} %, within 20 %: {_format(part['itl_within_20_pct'])}")
+        print(
+            f"   TTFT median {_format(part['ttft_median_abs_error_pct'])} %, within 20 %: {_percent(part['ttft_within_20_pct'])} | "
+            f"ITL median {_format(part['itl_median_abs_error_pct'])} %, within 20 %: {_percent(part['itl_within_20_pct'])}"
+        )
         print()
     print("== rows not predicted")
     for reason, count in report["not_predicted"].items():
@@ -132,4 +144,10 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:
+        # Output piped into `head` and the like: stop quietly, and keep the
+        # interpreter from reporting the closed pipe again at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(0)
