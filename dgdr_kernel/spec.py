@@ -416,15 +416,18 @@ _TYPE_MESSAGES = {
 }
 
 
+# A number fix ends with the field's own `examples` value (", e.g. 8" for
+# hardware.totalGpus), so the example is plausible for that field.
 _TYPE_FIXES = {
-    "int_type": "write a whole number without units, e.g. 4000",
-    "int_parsing": "write a whole number without units, e.g. 4000",
+    "int_type": "write a whole number without units",
+    "int_parsing": "write a whole number without units",
     "int_from_float": "drop the fractional part",
-    "float_type": "write a plain number without units, e.g. 2000",
-    "float_parsing": "write a plain number without units, e.g. 2000",
+    "float_type": "write a plain number without units",
+    "float_parsing": "write a plain number without units",
     "bool_type": "write true or false",
     "bool_parsing": "write true or false",
 }
+_FIXES_WITH_EXAMPLE = ("int_type", "int_parsing", "float_type", "float_parsing")
 
 # Names users write for an engine, mapped to the DGDR's backend values.
 _BACKEND_SPELLINGS = {
@@ -447,6 +450,27 @@ def _closest_literal(value: object, context: dict) -> str | None:
         return f"use {value.lower()!r} (values are lowercase)"
     closest = difflib.get_close_matches(value.lower(), allowed, n=1, cutoff=0.6)
     return f"did you mean {closest[0]!r}?" if closest else None
+
+
+def _field_example(loc: tuple) -> object | None:
+    """Return the first `examples` value of the field at `loc` (DGDR names), or None."""
+    if not loc:
+        return None
+    model = _model_at(loc[:-1])
+    if model is None:
+        return None
+    info = next((info for name, info in model.model_fields.items() if loc[-1] in (name, info.alias)), None)
+    if info is None or not info.examples:
+        return None
+    return info.examples[0]
+
+
+def _type_fix(kind: str, loc: tuple) -> str | None:
+    fix = _TYPE_FIXES.get(kind)
+    if fix is None or kind not in _FIXES_WITH_EXAMPLE:
+        return fix
+    example = _field_example(loc)
+    return fix if example is None else f"{fix}, e.g. {example}"
 
 
 def _number_text(number: object) -> str:
@@ -489,7 +513,7 @@ def _problem_from_error(error: dict, prefix: tuple = ()) -> SpecProblem:
     if kind == "missing":
         return SpecProblem(path, "is required", None, f"set {path}")
     if kind in _TYPE_MESSAGES:
-        return SpecProblem(path, _TYPE_MESSAGES[kind], value, _TYPE_FIXES.get(kind))
+        return SpecProblem(path, _TYPE_MESSAGES[kind], value, _type_fix(kind, loc))
     message = error["msg"].removeprefix("Value error, ")
     return SpecProblem(path, message, value)
 

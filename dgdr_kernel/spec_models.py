@@ -10,6 +10,9 @@ that span fields (requestRate with concurrency, e2eLatency with ttft/itl,
 thorough with backend auto, mocker with a planner that never sweeps) are in
 `find_rule_problems` at the end. It runs on the raw input, so the loader in
 `dgdr_kernel.spec` reports them together with every field error in one pass.
+
+A numeric field's `examples` value is the example that its type error suggests
+("write a whole number without units, e.g. 8").
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ __all__ = [
     "OverridesSpec",
     "SlaSpec",
     "WorkloadSpec",
+    "catalogued_gpu_skus",
     "find_rule_problems",
     "suggest_gpu_sku",
 ]
@@ -87,6 +91,42 @@ _SECTIONS = ("workload", "sla", "hardware", "features", "overrides")
 
 # MAJOR.MINOR.PATCH, each 0 or up to four digits without a leading zero (CRD pattern).
 RUNTIME_VERSION_PATTERN = r"^(0|[1-9]\d{0,3})\.(0|[1-9]\d{0,3})\.(0|[1-9]\d{0,3})$"
+
+
+def catalogued_gpu_skus() -> tuple[str, ...]:
+    """Return the `GPU_SKUS` values with a GPU catalog entry, the ones `dgdr profile` can plan for.
+
+    Falls back to every value of `GPU_SKUS` when the catalog cannot be loaded,
+    because a suggestion must never turn into a second error.
+    """
+    try:
+        from dgdr_kernel.hardware import load_catalog
+
+        catalog = load_catalog()
+    except (ImportError, DgdrError):
+        return GPU_SKUS
+    return tuple(sku for sku in GPU_SKUS if sku in catalog)
+
+
+def _gpu_sku_fix(suggestion: str | None) -> str:
+    """Build the fix for an invalid gpuSku, marking SKUs that `dgdr profile` cannot plan for."""
+    catalogued = catalogued_gpu_skus()
+    uncatalogued = [sku for sku in GPU_SKUS if sku not in catalogued]
+    if suggestion is not None and suggestion in catalogued:
+        return f"use {suggestion!r}"
+    if suggestion is not None:
+        return (
+            f"use {suggestion!r}, which is valid in a DGDR but has no GPU catalog entry, so dgdr profile "
+            f"cannot plan for it; to profile, use one of: {', '.join(catalogued)}"
+        )
+
+    fix = "use one of: " + ", ".join(catalogued)
+    if len(uncatalogued) == 1:
+        fix += f" ({uncatalogued[0]} is also valid in a DGDR, but it has no GPU catalog entry, so dgdr profile cannot plan for it)"
+    elif uncatalogued:
+        names = ", ".join(uncatalogued[:-1]) + " and " + uncatalogued[-1]
+        fix += f" ({names} are also valid in a DGDR, but they have no GPU catalog entry, so dgdr profile cannot plan for them)"
+    return fix
 
 
 def suggest_gpu_sku(text: str) -> str | None:
@@ -132,12 +172,12 @@ class _SpecModel(BaseModel):
 class WorkloadSpec(_SpecModel):
     """Traffic the deployment must serve."""
 
-    isl: StrictInt = Field(default=4000, gt=0, description="mean input sequence length in tokens")
-    osl: StrictInt = Field(default=1000, gt=0, description="mean output sequence length in tokens")
+    isl: StrictInt = Field(default=4000, gt=0, examples=[4000], description="mean input sequence length in tokens")
+    osl: StrictInt = Field(default=1000, gt=0, examples=[1000], description="mean output sequence length in tokens")
     request_rate: StrictFloat | None = Field(
-        default=None, gt=0, alias="requestRate", description="target load in requests/s"
+        default=None, gt=0, alias="requestRate", examples=[10], description="target load in requests/s"
     )
-    concurrency: StrictFloat | None = Field(default=None, gt=0, description="target in-flight requests")
+    concurrency: StrictFloat | None = Field(default=None, gt=0, examples=[64], description="target in-flight requests")
 
 
 class SlaSpec(_SpecModel):
@@ -147,10 +187,10 @@ class SlaSpec(_SpecModel):
     case both stay None and the end-to-end target alone applies.
     """
 
-    ttft: StrictFloat | None = Field(default=None, gt=0, description="time to first token in ms")
-    itl: StrictFloat | None = Field(default=None, gt=0, description="inter-token latency in ms")
+    ttft: StrictFloat | None = Field(default=None, gt=0, examples=[2000], description="time to first token in ms")
+    itl: StrictFloat | None = Field(default=None, gt=0, examples=[30], description="inter-token latency in ms")
     e2e_latency: StrictFloat | None = Field(
-        default=None, gt=0, alias="e2eLatency", description="end-to-end request latency in ms"
+        default=None, gt=0, alias="e2eLatency", examples=[30000], description="end-to-end request latency in ms"
     )
     optimization_type: Literal["latency", "throughput"] | None = Field(
         default=None,
@@ -175,9 +215,13 @@ class HardwareSpec(_SpecModel):
     """GPUs to plan for; unset fields are discovered (`dgdr_kernel.hardware`)."""
 
     gpu_sku: StrictStr | None = Field(default=None, alias="gpuSku", description="GPU SKU from the DGDR enum")
-    vram_mb: StrictFloat | None = Field(default=None, gt=0, alias="vramMb", description="memory per GPU in MiB")
-    total_gpus: StrictInt | None = Field(default=None, gt=0, alias="totalGpus", description="GPU budget")
-    num_gpus_per_node: StrictInt | None = Field(default=None, gt=0, alias="numGpusPerNode")
+    vram_mb: StrictFloat | None = Field(
+        default=None, gt=0, alias="vramMb", examples=[81559], description="memory per GPU in MiB"
+    )
+    total_gpus: StrictInt | None = Field(default=None, gt=0, alias="totalGpus", examples=[8], description="GPU budget")
+    num_gpus_per_node: StrictInt | None = Field(
+        default=None, gt=0, alias="numGpusPerNode", examples=[8], description="GPUs in one node"
+    )
     interconnect: StrictStr | None = Field(default=None, description="nvlink, pcie, ...; metadata only")
     rdma: StrictBool | None = Field(default=None, description="RDMA between nodes")
 
@@ -191,12 +235,10 @@ class HardwareSpec(_SpecModel):
         if value in DEPRECATED_GPU_SKU_ALIASES:
             return DEPRECATED_GPU_SKU_ALIASES[value]  # the loader warns about the alias
 
-        suggestion = suggest_gpu_sku(value)
-        fix = f"use {suggestion!r}" if suggestion else "use one of: " + ", ".join(GPU_SKUS)
         raise PydanticCustomError(
             "gpu_sku_unknown",
             "is not a supported GPU SKU (lowercase with underscores, e.g. h100_sxm)",
-            {"fix": fix},
+            {"fix": _gpu_sku_fix(suggest_gpu_sku(value))},
         )
 
 

@@ -158,9 +158,25 @@ def test_hw_detect_json_with_requested_fields(capsys):
     assert data["sources"]["num_gpus_per_node"] == "catalog"
 
 
-def test_hw_detect_nothing_found_raises():
-    with pytest.raises(HardwareError, match="set hardware.gpuSku"):
+def test_hw_detect_nothing_found_names_options():
+    with pytest.raises(HardwareError) as excinfo:
         run_hw(["detect", "--no-nvidia-smi", "--no-kubernetes"])
+
+    message = str(excinfo.value)
+    assert "set --gpu-sku (one of " in message
+    assert "optionally --num-gpus-per-node, --total-gpus and --vram-mb" in message
+    assert "hardware." not in message
+
+
+def test_hw_detect_bad_count_names_option():
+    with pytest.raises(HardwareError, match="^--total-gpus must be a positive integer, got 0"):
+        run_hw(["detect", "--gpu-sku", "h100_sxm", "--total-gpus", "0", "--no-nvidia-smi", "--no-kubernetes"])
+
+
+def test_hw_detect_default_total_note_names_option(capsys):
+    run_hw(["detect", "--gpu-sku", "h100_sxm", "--no-nvidia-smi", "--no-kubernetes"])
+
+    assert "(set --total-gpus to plan for more)" in capsys.readouterr().out
 
 
 def test_hw_detect_missing_file_raises(tmp_path):

@@ -19,7 +19,14 @@ from dgdr_kernel.spec import (
     load_dgdr,
     to_document,
 )
-from dgdr_kernel.spec_models import DEFAULT_IMAGE, DgdrSpec, HardwareSpec, suggest_gpu_sku
+from dgdr_kernel.spec_models import (
+    DEFAULT_IMAGE,
+    GPU_SKUS,
+    DgdrSpec,
+    HardwareSpec,
+    catalogued_gpu_skus,
+    suggest_gpu_sku,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
@@ -267,6 +274,39 @@ def test_gpu_sku_error_carries_suggestion():
     assert error.problems[0].fix == "use 'h100_sxm'"
 
 
+def test_gpu_sku_error_lists_catalogued_skus_first():
+    error = load_invalid({"model": "m", "hardware": {"gpuSku": "h300"}})
+
+    fix = error.problems[0].fix
+    listed, _, remark = fix.partition(" (")
+    assert listed.startswith("use one of: ")
+    assert set(listed.removeprefix("use one of: ").split(", ")) == set(catalogued_gpu_skus())
+    # gb10 and vr_nvl72 are in the DGDR enum without a file under hwdata/.
+    assert "gb10" not in listed.split(", ")
+    assert "vr_nvl72" not in listed
+    assert remark.startswith("vr_nvl72 and gb10 are also valid in a DGDR")
+    assert "dgdr profile cannot plan for them" in remark
+
+
+def test_gpu_sku_suggestion_without_catalog_marked():
+    error = load_invalid({"model": "m", "hardware": {"gpuSku": "gb-10"}})
+
+    fix = error.problems[0].fix
+    assert fix.startswith("use 'gb10', which is valid in a DGDR but has no GPU catalog entry")
+    assert "to profile, use one of: " in fix
+    assert "h200_sxm" in fix
+
+
+def test_catalogued_gpu_skus_match_hwdata():
+    assert set(catalogued_gpu_skus()) == set(GPU_SKUS) - {"gb10", "vr_nvl72"}
+
+
+def test_gb10_is_valid_dgdr():
+    loaded = load_dgdr({"model": "m", "hardware": {"gpuSku": "gb10"}})
+
+    assert loaded.spec.hardware.gpu_sku == "gb10"
+
+
 def test_gb200_sxm_alias_normalised_with_warning():
     loaded = load_dgdr(FIXTURES / "valid-gb200-sxm-alias.yaml")
 
@@ -508,3 +548,33 @@ def test_integer_with_unit_gets_fix():
     assert error.problems[0].path == "workload.isl"
     assert error.problems[0].message == "must be an integer"
     assert error.problems[0].fix == "write a whole number without units, e.g. 4000"
+
+
+# Each number fix shows the field's own example: a GPU count for the GPU
+# fields, the profiler's default targets (TTFT 2000 ms, ITL 30 ms) for the SLA,
+# and for vramMb the 81559 MiB that nvidia-smi reports for an H100 80GB
+# (dgdr_kernel/hardware/catalog.py module docstring).
+@pytest.mark.parametrize(
+    ("section", "field", "value", "fix"),
+    [
+        ("hardware", "totalGpus", "eight", "write a whole number without units, e.g. 8"),
+        ("hardware", "numGpusPerNode", "eight", "write a whole number without units, e.g. 8"),
+        ("workload", "osl", "1k", "write a whole number without units, e.g. 1000"),
+        ("sla", "ttft", "2s", "write a plain number without units, e.g. 2000"),
+        ("sla", "itl", "30ms", "write a plain number without units, e.g. 30"),
+        ("hardware", "vramMb", "80GB", "write a plain number without units, e.g. 81559"),
+    ],
+)
+def test_number_fix_example_fits_field(section, field, value, fix):
+    error = load_invalid({"model": "Qwen/Qwen3-8B", section: {field: value}})
+
+    assert problem_paths(error) == [f"{section}.{field}"]
+    assert error.problems[0].fix == fix
+
+
+def test_number_fix_without_example_omits_it():
+    # PlannerConfig fields declare no examples, so the fix names no number.
+    error = load_invalid({"model": "Qwen/Qwen3-8B", "features": {"planner": {"max_gpu_budget": "all"}}})
+
+    assert problem_paths(error) == ["features.planner.max_gpu_budget"]
+    assert error.problems[0].fix == "write a whole number without units"

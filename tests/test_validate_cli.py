@@ -253,3 +253,61 @@ def test_subprocess_reads_stdin():
     assert "workload.isl" in completed.stderr
     assert "40960" in completed.stderr
     assert completed.stdout == ""
+
+
+GB10_DGDR = """\
+apiVersion: nvidia.com/v1beta1
+kind: DynamoGraphDeploymentRequest
+metadata:
+  name: qwen3-32b-gb10
+spec:
+  model: Qwen/Qwen3-32B
+  hardware: {gpuSku: gb10, totalGpus: 1, numGpusPerNode: 1}
+"""
+
+
+def test_validate_sku_without_catalog_warns(tmp_path, capsys):
+    # gb10 is in the DGDR gpuSku enum but has no hwdata/gb10.yaml.
+    path = tmp_path / "gb10.yaml"
+    path.write_text(GB10_DGDR)
+
+    code, report = run_json(capsys, str(path))
+
+    assert code == 0
+    result = report["results"][0]
+    assert result["valid"] is True
+    assert result["problems"] == []
+    (warning,) = [note for note in result["warnings"] if note.startswith("hardware.gpuSku:")]
+    assert "'gb10' has no GPU catalog entry" in warning
+    assert "dgdr profile and dgdr report will fail" in warning
+    assert "set hardware.gpuSku to a catalogued SKU" in warning
+    assert "h200_sxm" in warning
+    assert "hwdata/gb10.yaml" in warning
+
+
+def test_validate_sku_without_catalog_yaml_output(tmp_path, capsys):
+    path = tmp_path / "gb10.yaml"
+    path.write_text(GB10_DGDR)
+
+    code = main(["validate", str(path)])
+    captured = capsys.readouterr()
+
+    assert code == 0
+    assert f"warning: {path}: hardware.gpuSku: 'gb10' has no GPU catalog entry" in captured.err
+    assert "gpuSku: gb10" in captured.out
+
+
+def test_profile_fails_where_validate_warns(tmp_path):
+    # The warning is true only while profiling such a SKU fails; run the real CLI.
+    path = tmp_path / "gb10.yaml"
+    path.write_text(GB10_DGDR)
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "dgdr_kernel", "profile", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert completed.returncode == 1
+    assert "no catalog entry" in completed.stderr

@@ -184,6 +184,16 @@ def run_show(args: argparse.Namespace) -> int:
     return 0
 
 
+# DGDR hardware field -> the `dgdr hw detect` option that sets it, so that
+# errors and notes name what the user can type.
+_DETECT_OPTIONS = {
+    "gpuSku": "--gpu-sku",
+    "totalGpus": "--total-gpus",
+    "numGpusPerNode": "--num-gpus-per-node",
+    "vramMb": "--vram-mb",
+}
+
+
 def run_detect(args: argparse.Namespace) -> int:
     nvidia_smi_output = None
     if args.nvidia_smi_output:
@@ -204,6 +214,7 @@ def run_detect(args: argparse.Namespace) -> int:
         nvidia_smi_output=nvidia_smi_output,
         run_nvidia_smi=not args.no_nvidia_smi,
         use_kubernetes=not args.no_kubernetes,
+        field_labels=_DETECT_OPTIONS,
     )
     if args.output == "text":
         print(hardware.describe())

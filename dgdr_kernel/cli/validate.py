@@ -21,7 +21,7 @@ from typing import Any
 
 import yaml
 
-from dgdr_kernel.errors import DgdrError, SpecError, SpecProblem
+from dgdr_kernel.errors import DgdrError, HardwareError, SpecError, SpecProblem
 from dgdr_kernel.spec import LoadedDgdr, default_paths_in_document, load_dgdr, to_document
 
 __all__ = ["register", "render_marked_yaml", "run_validate", "validate_source"]
@@ -109,13 +109,30 @@ def validate_source(name: str) -> ValidationResult:
 
 def _check_backend_vendor(result: ValidationResult) -> None:
     from dgdr_kernel.hardware import get_gpu
+    from dgdr_kernel.hardware.catalog import UNCATALOGUED_SKUS
     from dgdr_kernel.resolve import expand_backends
+    from dgdr_kernel.spec_models import catalogued_gpu_skus
 
     spec = result.dgdr.spec
-    if spec.hardware.gpu_sku is None:
+    sku = spec.hardware.gpu_sku
+    if sku is None:
         return  # the vendor is known once profile detects the GPUs
+
+    # The DGDR enum has SKUs without a catalog entry. Such a DGDR stays valid,
+    # because the operator accepts it, but this tool cannot profile it.
     try:
-        expand_backends(spec.backend, get_gpu(spec.hardware.gpu_sku).vendor)
+        gpu = get_gpu(sku)
+    except HardwareError:
+        reason = UNCATALOGUED_SKUS.get(sku, "no sourced figures for it are shipped")
+        result.warnings.append(
+            f"hardware.gpuSku: {sku!r} has no GPU catalog entry ({reason}), so dgdr profile and "
+            f"dgdr report will fail for this DGDR; to profile it, set hardware.gpuSku to a catalogued "
+            f"SKU ({', '.join(catalogued_gpu_skus())}) or add hwdata/{sku}.yaml with sourced figures"
+        )
+        return
+
+    try:
+        expand_backends(spec.backend, gpu.vendor)
     except SpecError as exc:
         result.problems += exc.problems
 

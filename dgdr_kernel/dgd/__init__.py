@@ -1,7 +1,7 @@
 """DynamoGraphDeployment rendering: services per backend, overrides, names, checks.
 
 >>> rendered = render_final_config(request, selection)
->>> rendered.documents  # ConfigMaps first, the DGD last
+>>> rendered.documents  # planner ConfigMaps (none without a planner or mocker), then the DGD
 
 `render_pick(RenderInputs(...), pick)` renders any hand-built pick.
 """

@@ -46,7 +46,7 @@ SERVICE_KEY_ORDER = (
 
 @dataclass
 class RenderedConfig:
-    """The documents of final_config.yaml: ConfigMaps first, the DGD last."""
+    """The documents of final_config.yaml: the planner ConfigMaps, when any, then the DGD last."""
 
     documents: list[dict]
     dgd_name: str

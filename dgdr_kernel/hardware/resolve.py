@@ -102,16 +102,14 @@ def _read_requested(hardware_spec: Any) -> dict[str, Any]:
     return requested
 
 
-def _require_positive_int(name: str, value: Any) -> int:
+def _require_positive_int(label: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0 or int(value) != value:
-        raise HardwareError(
-            f"hardware.{name} must be a positive integer, got {value!r}; set it or remove it to auto-detect"
-        )
+        raise HardwareError(f"{label} must be a positive integer, got {value!r}; set it or remove it to auto-detect")
     return int(value)
 
 
 def _choose_node(
-    nodes: list[GpuNode], sku: str | None, source: str, notes: list[str], unknown_products: set[str]
+    nodes: list[GpuNode], sku: str | None, sku_label: str, source: str, notes: list[str], unknown_products: set[str]
 ) -> tuple[GpuNode, list[GpuNode]] | None:
     """Pick the best node (most GPUs, then most memory) and all nodes of its SKU."""
     unknown = sorted({node.product for node in nodes if node.sku is None})
@@ -124,7 +122,7 @@ def _choose_node(
         others = sorted({node.sku for node in known if node.sku != sku})
         known = [node for node in known if node.sku == sku]
         if others and not known:
-            notes.append(f"{source}: found {', '.join(others)} GPUs but none of hardware.gpuSku {sku}; ignored them")
+            notes.append(f"{source}: found {', '.join(others)} GPUs but none of {sku_label} {sku}; ignored them")
     if not known:
         return None
 
@@ -181,6 +179,7 @@ def resolve_hardware(
     run_nvidia_smi: bool = True,
     k8s_nodes: list[Any] | None = None,
     use_kubernetes: bool = True,
+    field_labels: Mapping[str, str] | None = None,
 ) -> ResolvedHardware:
     """Resolve the GPU SKU, memory, GPU counts and links for a plan.
 
@@ -201,6 +200,10 @@ def resolve_hardware(
     use_kubernetes
         List nodes through the `kubernetes` client (when a kubeconfig exists)
         if no nodes are given.
+    field_labels
+        The name of each hardware field in errors and notes, keyed by DGDR
+        field name (`{"gpuSku": "--gpu-sku"}` for a command line). Fields not
+        listed appear as `hardware.<field>`.
 
     Raises
     ------
@@ -209,6 +212,7 @@ def resolve_hardware(
         only GPUs outside the catalog, or nothing names a SKU.
     """
     requested = _read_requested(hardware_spec)
+    labels = {camel: (field_labels or {}).get(camel, f"hardware.{camel}") for camel in _DGDR_FIELDS}
     values: dict[str, Any] = {}
     sources: dict[str, str] = {}
     notes: list[str] = []
@@ -216,16 +220,16 @@ def resolve_hardware(
     if "gpuSku" in requested:
         gpu = get_gpu(requested["gpuSku"])
         if requested["gpuSku"] != gpu.sku:
-            notes.append(f"hardware.gpuSku {requested['gpuSku']!r} is a deprecated alias of {gpu.sku!r}")
+            notes.append(f"{labels['gpuSku']} {requested['gpuSku']!r} is a deprecated alias of {gpu.sku!r}")
         values["gpu"], sources["gpu"] = gpu.sku, "dgdr"
     if "vramMb" in requested:
         vram = requested["vramMb"]
         if isinstance(vram, bool) or not isinstance(vram, (int, float)) or vram <= 0:
-            raise HardwareError(f"hardware.vramMb must be a positive number of MiB, got {vram!r}")
+            raise HardwareError(f"{labels['vramMb']} must be a positive number of MiB, got {vram!r}")
         values["vram_mib"], sources["vram_mib"] = int(round(vram)), "dgdr"
     for name, key in (("totalGpus", "total_gpus"), ("numGpusPerNode", "num_gpus_per_node")):
         if name in requested:
-            values[key], sources[key] = _require_positive_int(name, requested[name]), "dgdr"
+            values[key], sources[key] = _require_positive_int(labels[name], requested[name]), "dgdr"
     if "interconnect" in requested:
         values["interconnect"], sources["interconnect"] = str(requested["interconnect"]), "dgdr"
     if "rdma" in requested:
@@ -242,7 +246,7 @@ def resolve_hardware(
     for source, load_nodes in source_loaders:
         if all(key in values for key in discovered):
             break
-        chosen = _choose_node(load_nodes(), values.get("gpu"), source, notes, unknown_products)
+        chosen = _choose_node(load_nodes(), values.get("gpu"), labels["gpuSku"], source, notes, unknown_products)
         if chosen is None:
             continue
         best, same_sku = chosen
@@ -260,7 +264,7 @@ def resolve_hardware(
                 logger.info("hardware %s = %s (from %s)", key, value, source)
 
     if "gpu" not in values:
-        raise _unresolved_error(attempts, unknown_products)
+        raise _unresolved_error(attempts, unknown_products, labels)
 
     # The catalog fills what discovery could not.
     gpu = get_gpu(values["gpu"])
@@ -275,7 +279,7 @@ def resolve_hardware(
         values["total_gpus"], sources["total_gpus"] = values["num_gpus_per_node"], sources["num_gpus_per_node"]
         notes.append(
             f"totalGpus was not set or discovered; planning for one node of {values['total_gpus']} GPUs "
-            "(set hardware.totalGpus to plan for more)"
+            f"(set {labels['totalGpus']} to plan for more)"
         )
         # INFO, not WARNING: the note reaches the user through the request warnings.
         logger.info("%s", notes[-1])
@@ -283,7 +287,7 @@ def resolve_hardware(
     if "totalGpus" not in requested and values["total_gpus"] > TOTAL_GPUS_AUTO_CAP:
         notes.append(
             f"auto-detected totalGpus {values['total_gpus']} capped at {TOTAL_GPUS_AUTO_CAP}; "
-            "set hardware.totalGpus to use more"
+            f"set {labels['totalGpus']} to use more"
         )
         logger.info("%s", notes[-1])
         values["total_gpus"] = TOTAL_GPUS_AUTO_CAP
@@ -300,16 +304,17 @@ def resolve_hardware(
     )
 
 
-def _unresolved_error(attempts: list[str], unknown_products: set[str]) -> HardwareError:
+def _unresolved_error(attempts: list[str], unknown_products: set[str], labels: Mapping[str, str]) -> HardwareError:
     supported = ", ".join(list_skus())
+    others = f"{labels['vramMb']}, {labels['totalGpus']} and {labels['numGpusPerNode']}"
     if unknown_products:
         return HardwareError(
             f"discovered GPU product(s) {', '.join(sorted(unknown_products))} are not in the catalog "
-            f"(supported SKUs: {supported}); set hardware.gpuSku to the closest supported SKU, "
-            "together with hardware.vramMb, hardware.totalGpus and hardware.numGpusPerNode"
+            f"(supported SKUs: {supported}); set {labels['gpuSku']} to the closest supported SKU, "
+            f"together with {others}"
         )
     tried = "; ".join(attempts) if attempts else "nothing"
     return HardwareError(
-        f"could not determine the GPU SKU (tried {tried}); set hardware.gpuSku (one of {supported}), "
-        "and optionally hardware.numGpusPerNode, hardware.totalGpus and hardware.vramMb"
+        f"could not determine the GPU SKU (tried {tried}); set {labels['gpuSku']} (one of {supported}), "
+        f"and optionally {labels['numGpusPerNode']}, {labels['totalGpus']} and {labels['vramMb']}"
     )
