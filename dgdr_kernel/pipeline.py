@@ -20,7 +20,7 @@ from dgdr_kernel.dgd import API_VERSIONS, RenderedConfig, render_inputs_from_req
 from dgdr_kernel.errors import DgdrError, RenderError
 from dgdr_kernel.status import PHASE_ORDER, ProfilingPhase, build_dgdr_status
 
-__all__ = ["ProfileResult", "ProgressCallback", "make_progress", "profile"]
+__all__ = ["ProfileResult", "ProgressCallback", "calibration_caveats", "make_progress", "profile", "shown_backends"]
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +99,33 @@ def _pareto_rows(front: pd.DataFrame) -> list[dict]:
     return json.loads(front.to_json(orient="records"))
 
 
+def shown_backends(selection, front: pd.DataFrame) -> list[str]:
+    """Return the backends of the ranked picks and of the Pareto front, the pick's first."""
+    backends = [pick_.backend for pick_ in selection.top]
+    if "backend" in front:
+        backends += [str(backend) for backend in front["backend"]]
+    if selection.chosen is not None:
+        backends.insert(0, selection.chosen.backend)
+    return list(dict.fromkeys(backends))
+
+
+def calibration_caveats(request, backends) -> list[str]:
+    """Return the calibration caveat of each backend on the request's GPU SKU that has one.
+
+    One per backend, because with backend auto the table and the Pareto front
+    mix backends whose parameters may be fitted, fitted on another kind of
+    model, or missing (see `PerfModel.calibration_caveat`).
+    """
+    from dgdr_kernel.perf import PerfModel
+
+    caveats = []
+    for backend in dict.fromkeys(backends):
+        caveat = PerfModel(request.arch, request.gpu, backend).calibration_caveat()
+        if caveat:
+            caveats.append(caveat)
+    return caveats
+
+
 def profile(
     loaded_dgdr,
     *,
@@ -116,7 +143,6 @@ def profile(
     NOTE: one sweep prices prefill and decode together, so SweepingPrefill
     marks its start and SweepingDecode its end.
     """
-    from dgdr_kernel.perf import PerfModel
     from dgdr_kernel.pareto import pareto_front
     from dgdr_kernel.picking import pick
     from dgdr_kernel.planner import build_planner_curves
@@ -145,9 +171,7 @@ def profile(
     report(ProfilingPhase.BUILDING_CURVES.value, f"pricing planner curves for {selection.chosen.mode} {selection.chosen.backend}")
     # request.warnings already starts with the DGDR's own warnings.
     warnings = list(request.warnings) + list(selection.warnings)
-    caveat = PerfModel(request.arch, request.gpu, selection.chosen.backend).calibration_caveat()
-    if caveat:
-        warnings.append(caveat)
+    warnings += calibration_caveats(request, shown_backends(selection, front))
     try:
         curves = build_planner_curves(request, selection.chosen)
     except DgdrError as exc:
@@ -167,4 +191,4 @@ def profile(
         pareto_rows=_pareto_rows(front),
     )
     report(ProfilingPhase.DONE.value, f"picked {selection.chosen.mode} {selection.chosen.backend} on {selection.chosen.total_gpus} GPUs")
-    return ProfileResult(loaded_dgdr, request, selection, front, curves, rendered, dgdr_status, warnings)
+    return ProfileResult(loaded_dgdr, request, selection, front, curves, rendered, dgdr_status, list(dict.fromkeys(warnings)))

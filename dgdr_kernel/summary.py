@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import math
+from typing import Iterable
 
-from dgdr_kernel.selection import EngineLayout, Pick, Selection
+from dgdr_kernel.selection import Pick, Selection
 
-__all__ = ["format_selection"]
+__all__ = ["describe_configuration", "format_selection"]
 
 _HEADERS = (
-    "rank", "mode", "backend", "prefill", "decode/agg", "workers", "GPUs",
-    "TTFT ms", "ITL ms", "tok/s/GPU", "tok/s/user", "SLA",
+    "rank", "configuration", "GPUs", "TTFT ms", "ITL ms", "tok/s/GPU", "tok/s/user", "SLA", "provenance",
 )  # fmt: skip
 
+# Text columns align left, numbers right.
+_LEFT_ALIGNED = {1, 7, 8}
 
-def format_selection(selection: Selection, request) -> str:
+
+def format_selection(selection: Selection, request, *, warnings: Iterable[str] = ()) -> str:
     """Return the table of the pick and its alternatives, then warnings and rejected counts.
 
-    Layouts read `TPxEPyDPz`; workers read `xP+yD` (disagg) or `n` (agg). The
-    SLA column checks predicted means. When no configuration meets the SLA,
-    the first line after the table starts with "SLA NOT MET" and says which
-    targets the pick would meet.
+    The configuration column reads as `describe_configuration` writes it. The SLA column checks predicted means and
+    the provenance column states whether the backend's parameters were fitted to
+    measurements for this GPU SKU (`calibrated`) or are physical defaults
+    (`modelled`). When no configuration meets the SLA, the first line after the
+    table starts with "SLA NOT MET" and names the targets the pick would meet.
+
+    The warnings block lists the request's and the picking's warnings, then
+    `warnings` (the rest of the run's, such as calibration caveats), once each.
     """
     lines = [_title(selection, request), ""]
     if not selection.top:
@@ -38,9 +45,9 @@ def format_selection(selection: Selection, request) -> str:
             lines.append(f"load served by the pick: {chosen.load_served_pct:.0f}%")
 
     # The request's warnings (defaults, naive fallback) come first, once each.
-    warnings = list(dict.fromkeys([*getattr(request, "warnings", []), *selection.warnings]))
-    if warnings:
-        lines += ["", "warnings:"] + [f"  - {warning}" for warning in warnings]
+    listed = list(dict.fromkeys([*getattr(request, "warnings", []), *selection.warnings, *warnings]))
+    if listed:
+        lines += ["", "warnings:"] + [f"  - {warning}" for warning in listed]
 
     table = selection.candidates
     if "reject_reason" in table and len(table):
@@ -50,6 +57,22 @@ def format_selection(selection: Selection, request) -> str:
         lines += ["", f"candidates: {len(table)} evaluated, {eligible} eligible"]
         lines += [f"  rejected, {reason}: {count}" for reason, count in sorted(rejected.items())]
     return "\n".join(lines)
+
+
+def describe_configuration(pick_: Pick) -> str:
+    """Return the label of a pick, e.g. `disagg vllm 4P(tp1) + 1D(tp4)` or `agg trtllm 2x dep8`.
+
+    Workers come as `xP(...) + yD(...)` (disagg) or `nx` (agg), each engine
+    by its `EngineLayout.parallel` label (`tp4`, `tep8`, `dep8`, `tp2pp2`).
+    The report uses the same labels; `dgdr_kernel.report.summary` is not
+    imported here because it needs the notebook extra.
+    """
+    if pick_.mode == "agg" and pick_.agg is not None:
+        return f"agg {pick_.backend} {pick_.agg.workers}x {pick_.agg.parallel}"
+    prefill, decode = pick_.prefill, pick_.decode
+    if prefill is None or decode is None:
+        return f"{pick_.mode} {pick_.backend}"
+    return f"disagg {pick_.backend} {prefill.workers}P({prefill.parallel}) + {decode.workers}D({decode.parallel})"
 
 
 def _sla_not_met_line(chosen: Pick, sla) -> str:
@@ -106,33 +129,27 @@ def _title(selection: Selection, request) -> str:
     backend = f", backend {selection.resolved_backend}" if selection.resolved_backend else ""
     return (
         f"{request.arch.model_id} on {request.total_gpus} x {request.gpu.sku}, ISL {request.isl}, "
-        f"OSL {request.osl}; picking mode {selection.picking_mode}{backend}; SLA {target} (on means)"
+        f"OSL {request.osl}; picking mode {selection.picking_mode}{_load_target(request)}{backend}; "
+        f"SLA {target} (on means)"
     )
 
 
-def _layout(engine: EngineLayout | None) -> str:
-    if engine is None:
-        return "-"
-    text = f"TP{engine.tp}"
-    if engine.pp > 1:
-        text += f"PP{engine.pp}"
-    if engine.moe_ep > 1:
-        text += f"EP{engine.moe_ep}"
-    if engine.dp > 1:
-        text += f"DP{engine.dp}"
-    return text
+def _load_target(request) -> str:
+    """Return the load that load_match sizes for, as a title clause; empty for the other modes."""
+    rate = getattr(request, "request_rate", None)
+    concurrency = getattr(request, "concurrency", None)
+    if rate is not None:
+        return f", target {rate:g} requests/s"
+    if concurrency is not None:
+        return f", target {concurrency:g} concurrent requests"
+    return ""
 
 
 def _row(rank: int, pick_: Pick) -> tuple[str, ...]:
-    if pick_.mode == "agg":
-        prefill, decode, workers = "-", _layout(pick_.agg), str(pick_.agg.workers)
-    else:
-        prefill, decode = _layout(pick_.prefill), _layout(pick_.decode)
-        workers = f"{pick_.prefill.workers}P+{pick_.decode.workers}D"
     return (
-        str(rank), pick_.mode, pick_.backend, prefill, decode, workers, str(pick_.total_gpus),
+        str(rank), describe_configuration(pick_), str(pick_.total_gpus),
         _number(pick_.ttft_ms, 0), _number(pick_.itl_ms, 1), _number(pick_.tokens_per_s_per_gpu, 0),
-        _number(pick_.tokens_per_s_per_user, 1), "met" if pick_.meets_sla else "missed",
+        _number(pick_.tokens_per_s_per_user, 1), "met" if pick_.meets_sla else "missed", pick_.provenance,
     )  # fmt: skip
 
 
@@ -142,10 +159,9 @@ def _number(value: float, digits: int) -> str:
 
 def _table(rows: list[tuple[str, ...]]) -> list[str]:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(_HEADERS)]
-    # Text columns align left, numbers right.
-    left = {1, 2, 3, 4, 5}
 
     def line(cells):
-        return "  ".join(c.ljust(w) if i in left else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        text = "  ".join(c.ljust(w) if i in _LEFT_ALIGNED else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+        return text.rstrip()
 
     return [line(_HEADERS), "  ".join("-" * w for w in widths), *(line(r) for r in rows)]

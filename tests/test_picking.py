@@ -417,10 +417,9 @@ def test_summary_lists_picks_and_rejections():
 
     assert "SLA TTFT <= 200 ms, ITL <= 10 ms (on means)" in lines[0]
     assert lines[2].split() == [
-        "rank", "mode", "backend", "prefill", "decode/agg", "workers", "GPUs",
-        "TTFT", "ms", "ITL", "ms", "tok/s/GPU", "tok/s/user", "SLA",
+        "rank", "configuration", "GPUs", "TTFT", "ms", "ITL", "ms", "tok/s/GPU", "tok/s/user", "SLA", "provenance",
     ]  # fmt: skip
-    assert lines[4].split() == ["1", "agg", "vllm", "-", "TP1", "8", "8", "100", "8.0", "1,000", "125.0", "met"]
-    assert lines[5].split()[:7] == ["2", "disagg", "vllm", "TP1", "TP1", "2P+4D", "6"]
+    assert lines[4].split() == ["1", "agg", "vllm", "8x", "tp1", "8", "100", "8.0", "1,000", "125.0", "met", "modelled"]
+    assert lines[5].split()[:7] == ["2", "disagg", "vllm", "2P(tp1)", "+", "4D(tp1)", "6"]
     assert "candidates: 3 evaluated, 2 eligible" in text
     assert "  rejected, misses TTFT: 1" in lines

@@ -257,5 +257,156 @@ def test_calibration_caveat_printed_once(tmp_path, dgdr, capsys):
 
     assert dgdr(spec, "--no-progress") == 0
 
+    captured = capsys.readouterr()
+    caveat = "fitted on MoE models only (MiniMaxAI/MiniMax-M2.5)"
+    assert captured.out.count(caveat) == 1
+    # Standard output is captured, not a terminal, so the caveat also reaches standard error.
+    assert captured.err.count(caveat) == 1
+
+
+# Provenance per backend of Qwen3-32B on H200, from hwdata/calibrated/h200_sxm.yaml.
+# The trtllm fit includes dense Llama models and the vllm fit Llama-3.1-70B, so
+# both are calibrated. The sglang fit used DeepSeek-R1 (MoE) only, so the dense
+# model gets the defaults ('modelled').
+H200_PROVENANCE = {"trtllm": "calibrated", "vllm": "calibrated", "sglang": "modelled"}
+
+
+def _table_rows(out: str) -> list[str]:
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("rank "))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.strip():
+            break
+        rows.append(line)
+    return [lines[start], lines[start + 1], *rows]
+
+
+def _warnings_block(out: str) -> list[str]:
+    lines = out.splitlines()
+    start = lines.index("warnings:")
+    block = []
+    for line in lines[start + 1 :]:
+        if not line.startswith("  - "):
+            break
+        block.append(line[4:])
+    return block
+
+
+def test_table_shows_provenance_per_row(tmp_path, dgdr, capsys):
+    out = tmp_path / "bundle"
+    example = EXAMPLES[0].parent / "qwen3-32b-h200.yaml"
+    assert dgdr(example, "--top", "20", "-o", out, "--no-progress") == 0
+    header, rule, *rows = _table_rows(capsys.readouterr().out)
+
+    assert header.split()[-1] == "provenance"
+    assert len(rows) == 20
+    backends_seen = set()
+    for row in rows:
+        cells = row.split()
+        backend = cells[2]
+        backends_seen.add(backend)
+        assert cells[-1] == H200_PROVENANCE[backend], row
+    assert backends_seen == {"trtllm", "vllm", "sglang"}
+
+    # The table and candidates.csv agree on every backend's provenance.
+    import pandas as pd
+
+    candidates = pd.read_csv(out / "candidates.csv")
+    by_backend = candidates.groupby("backend")["provenance"].unique().to_dict()
+    assert {backend: list(values) for backend, values in by_backend.items()} == {
+        backend: [provenance] for backend, provenance in H200_PROVENANCE.items()
+    }
+
+    # Readable in a 100-column terminal.
+    assert max(len(line) for line in (header, rule, *rows)) <= 100
+
+
+def test_auto_backend_prints_caveat_per_backend(tmp_path, dgdr, capsys):
+    # hwdata/calibrated/b200_sxm.yaml fits trtllm and sglang on DeepSeek-R1 and
+    # vllm on MiniMax-M2.5, all MoE, so every backend is 'modelled' for dense Qwen3-32B.
+    spec = _write(tmp_path, BASE_DGDR.format(name="q").replace("backend: vllm", "backend: auto").replace("h200_sxm", "b200_sxm"))
+    assert dgdr(spec, "--top", "20", "--no-progress") == 0
+    out = capsys.readouterr().out
+    _, _, *rows = _table_rows(out)
+    block = _warnings_block(out)
+
+    shown = {row.split()[2] for row in rows}
+    assert shown == {"trtllm", "vllm", "sglang"}
+    for backend in shown:
+        caveats = [line for line in block if f"b200_sxm/{backend} parameters" in line]
+        assert len(caveats) == 1, backend
+        assert "fitted on MoE models only" in caveats[0]
+        assert "provenance 'modelled'" in caveats[0]
+    assert all(row.split()[-1] == "modelled" for row in rows)
+
+
+def test_caveats_cover_pareto_backends():
+    from dgdr_kernel.pipeline import profile
+    from dgdr_kernel.spec import load_dgdr
+
+    # With top_n=1 the table shows the trtllm pick only, but the Pareto front
+    # also contains sglang rows, 'modelled' on H200 for a dense model (H200_PROVENANCE).
+    document = BASE_DGDR.format(name="q").replace("backend: vllm", "backend: auto")
+    result = profile(load_dgdr(document), progress=lambda phase, message: None, top_n=1)
+
+    assert [pick.backend for pick in result.selection.top] == ["trtllm"]
+    assert "sglang" in set(result.pareto["backend"])
+    sglang = [warning for warning in result.warnings if "h200_sxm/sglang parameters" in warning]
+    assert len(sglang) == 1
+    assert "fitted on MoE models only (deepseek-ai/DeepSeek-R1)" in sglang[0]
+    # Calibrated backends get no caveat.
+    assert not any("h200_sxm/trtllm" in warning for warning in result.warnings)
+
+
+def test_stdout_lists_every_warning(tmp_path, dgdr, capsys):
+    from dgdr_kernel.pipeline import profile
+    from dgdr_kernel.spec import load_dgdr
+
+    # A bare spec (default warnings from the DGDR) on B200 (calibration caveats).
+    text = "model: Qwen/Qwen3-32B\nhardware: {gpuSku: b200_sxm, totalGpus: 8, numGpusPerNode: 8}\n"
+    spec = _write(tmp_path, text)
+    expected = profile(load_dgdr(text), progress=lambda phase, message: None).warnings
+    assert any("b200_sxm/" in warning for warning in expected)
+
+    assert dgdr(spec, "--no-progress") == 0
+    block = _warnings_block(capsys.readouterr().out)
+    assert block == list(dict.fromkeys(block))
+    assert set(block) == set(expected)
+
+
+@pytest.mark.parametrize(
+    ("load", "title_part"),
+    [("requestRate: 10", "picking mode load_match, target 10 requests/s"),
+     ("concurrency: 64", "picking mode load_match, target 64 concurrent requests")],
+)  # fmt: skip
+def test_load_match_title_states_target(tmp_path, dgdr, capsys, load, title_part):
+    spec = _write(tmp_path, BASE_DGDR.format(name="q") + f"  workload:\n    {load}\n")
+    assert dgdr(spec, "--no-progress") == 0
+    title = capsys.readouterr().out.splitlines()[0]
+    assert title_part in title
+
+
+def test_default_mode_title_has_no_target(tmp_path, dgdr, capsys):
+    assert dgdr(_write(tmp_path, BASE_DGDR.format(name="q")), "--no-progress") == 0
+    title = capsys.readouterr().out.splitlines()[0]
+    assert "picking mode default, backend vllm; SLA" in title
+    assert "target" not in title
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_bad_spec_over_bundle_prints_error_once(tmp_path, dgdr, capsys, force):
+    out = tmp_path / "bundle"
+    assert dgdr(_write(tmp_path, BASE_DGDR.format(name="q")), "-o", out, "--no-progress") == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    capsys.readouterr()
+
+    bad = _write(tmp_path, BASE_DGDR.format(name="q") + "  workload:\n    isl: -5\n")
+    assert dgdr(bad, "-o", out, *(["--force"] if force else []), "--no-progress") == 1
     err = capsys.readouterr().err
-    assert err.count("fitted on MoE models only (MiniMaxAI/MiniMax-M2.5)") == 1
+    error_lines = [line for line in err.splitlines() if line.startswith("error:")]
+
+    assert len(error_lines) == 1
+    assert "workload.isl" in err
+    assert err.count("workload.isl") == 1
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before

@@ -62,3 +62,87 @@ def test_without_sla_names_visible_loss():
 
     assert table.loc[2, "why"] == "2.0% fewer tokens/s/GPU"
     assert table.loc[1, "why"].startswith("chosen: highest tokens/s/GPU")
+
+
+def _agg_pick(engine: EngineLayout, backend: str = "trtllm") -> Pick:
+    return replace(_disagg_pick(1, 1, 400.0), mode="agg", backend=backend, agg=engine, prefill=None, decode=None)
+
+
+def test_cli_and_report_labels_match():
+    from dgdr_kernel.report.summary import describe_pick_short
+    from dgdr_kernel.summary import describe_configuration
+
+    dep8 = EngineLayout(tp=1, dp=8, moe_ep=8, workers=2)
+    tep4 = EngineLayout(tp=4, moe_ep=4, workers=2)
+    cases = {
+        "agg trtllm 2x dep8": _agg_pick(dep8),
+        "agg vllm 1x tp2pp2": _agg_pick(EngineLayout(tp=2, pp=2), backend="vllm"),
+        "disagg vllm 4P(tp1) + 1D(tp4)": _disagg_pick(prefill_tp=1, prefill_workers=4, ttft_ms=400.0),
+        "disagg sglang 2P(tep4) + 1D(dep8)": replace(
+            _disagg_pick(1, 1, 400.0), backend="sglang", prefill=tep4, decode=replace(dep8, workers=1)
+        ),
+    }
+    for expected, pick in cases.items():
+        assert describe_configuration(pick) == expected
+        assert describe_pick_short(pick) == expected
+
+
+def _request():
+    from dgdr_kernel.hardware import ResolvedHardware, get_gpu
+    from dgdr_kernel.modelarch import resolve_model
+    from dgdr_kernel.request import PickingMode, ResolvedRequest
+
+    gpu = get_gpu("h200_sxm")
+    hardware = ResolvedHardware(gpu=gpu, total_gpus=8, num_gpus_per_node=8, vram_mib=gpu.vram_mib, interconnect="nvlink", rdma=None)
+    return ResolvedRequest(
+        dgdr=None, hardware=hardware, arch=resolve_model("Qwen/Qwen3-32B"), backends=("vllm", "sglang"),
+        picking_mode=PickingMode.DEFAULT, sla=SLA, isl=4000, osl=1000, request_rate=None, concurrency=None, total_gpus=8,
+    )  # fmt: skip
+
+
+def test_cli_table_uses_report_labels():
+    import pandas as pd
+
+    from dgdr_kernel.summary import format_selection
+
+    chosen = _disagg_pick(prefill_tp=1, prefill_workers=4, ttft_ms=400.0)
+    modelled = replace(_agg_pick(EngineLayout(tp=4, workers=2), backend="sglang"), provenance="modelled")
+    selection = replace(_selection(chosen, modelled), candidates=pd.DataFrame())
+    lines = format_selection(selection, _request()).splitlines()
+
+    assert lines[2].split() == [
+        "rank", "configuration", "GPUs", "TTFT", "ms", "ITL", "ms", "tok/s/GPU", "tok/s/user", "SLA", "provenance",
+    ]  # fmt: skip
+    assert lines[4].startswith("   1  disagg vllm 4P(tp1) + 1D(tp4)  ")
+    assert lines[4].split()[-2:] == ["met", "calibrated"]
+    assert lines[5].startswith("   2  agg sglang 2x tp4  ")
+    assert lines[5].split()[-2:] == ["met", "modelled"]
+    assert "TP1" not in "\n".join(lines)
+
+
+def test_alternatives_table_shows_provenance():
+    chosen = _disagg_pick(prefill_tp=2, prefill_workers=2, ttft_ms=402.0)
+    modelled = replace(chosen, backend="sglang", provenance="modelled", tokens_per_s_per_gpu=850.0)
+
+    table = alternatives_table(_selection(chosen, modelled), SLA)
+
+    assert table["provenance"].tolist() == ["calibrated", "modelled"]
+    assert table.loc[2, "configuration"] == "disagg sglang 2P(tp2) + 1D(tp4)"
+
+
+def test_compare_plans_carries_provenance_and_caveat():
+    from dgdr_kernel.report import build_dgdr_document
+    from dgdr_kernel.report.compare import compare_plans
+
+    # hwdata/calibrated/h200_sxm.yaml: trtllm is fitted on dense models among
+    # others (calibrated for Qwen3-32B); sglang on DeepSeek-R1 (MoE) only, so
+    # the dense model gets the defaults (modelled).
+    base = build_dgdr_document(model="Qwen/Qwen3-32B", gpu_sku="h200_sxm", total_gpus=8, num_gpus_per_node=8)
+    table = compare_plans(base, gpu_skus=["h200_sxm"], backends=["trtllm", "sglang"], workloads={"chat": (4000, 1000)})
+    rows = table.set_index("backend")
+
+    assert rows.loc["trtllm", "provenance"] == "calibrated"
+    assert rows.loc["trtllm", "calibration_caveat"] == ""
+    assert rows.loc["sglang", "provenance"] == "modelled"
+    caveat = rows.loc["sglang", "calibration_caveat"]
+    assert "h200_sxm/sglang parameters were fitted on MoE models only (deepseek-ai/DeepSeek-R1)" in caveat

@@ -84,13 +84,15 @@ def run_profile(args: argparse.Namespace) -> int:
             raise
         raise type(exc)(f"profiling failed during {phase}: {exc}") from exc
 
-    print(format_selection(result.selection, result.request))
-    # The summary lists the request's and the picking's warnings; print the rest
-    # (calibration caveat, planner curves, rendering) once each.
-    shown = set(result.request.warnings) | set(result.selection.warnings)
-    for warning in dict.fromkeys(result.warnings):
-        if warning not in shown:
-            print(f"warning: {warning}", file=sys.stderr)
+    print(format_selection(result.selection, result.request, warnings=result.warnings))
+    # The summary on standard output lists every warning of the run. When that
+    # output is redirected, the caveats, planner and rendering warnings also go
+    # to standard error, so they still reach the terminal without showing twice.
+    if not sys.stdout.isatty():
+        request_and_pick_warnings = set(result.request.warnings) | set(result.selection.warnings)
+        for warning in dict.fromkeys(result.warnings):
+            if warning not in request_and_pick_warnings:
+                print(f"warning: {warning}", file=sys.stderr)
     if bundle_dir is not None:
         print(f"bundle written to {bundle_dir}")
     return 0

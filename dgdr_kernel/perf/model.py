@@ -85,11 +85,14 @@ class PerfModel:
         self.fit_record = fit
 
     def calibration_caveat(self) -> str | None:
-        """Say when the parameters may not carry to this model, or None when they should.
+        """Return why predictions for this model may be off, or None when the fit should carry.
 
-        Parameters fitted on one model cannot tell its quirks (MoE kernels,
-        quantisation) from the GPU's, so predictions for another model are
-        extrapolated; SKU and backend pairs without measured rows use defaults.
+        Each caveat names the GPU SKU and backend as `sku/backend` and gives one
+        of three reasons: the pair has no measured rows (defaults, 'modelled'),
+        its fit used only models of the other kind, MoE or dense (defaults,
+        'modelled'), or its fit used one other model only ('calibrated', but
+        that model's quirks, such as MoE kernels or quantisation, cannot be
+        separated from the GPU's, so predictions are extrapolated).
         """
         where = f"{self.gpu.sku}/{self.backend}"
         models = list((self.fit_record or {}).get("models", []))
@@ -109,7 +112,8 @@ class PerfModel:
         if len(models) == 1 and models[0].lower() != model_id:
             return (
                 f"the {where} parameters were fitted on {models[0]} only, so predictions for "
-                f"{self.arch.model_id} are extrapolated from one model; validate with a benchmark"
+                f"{self.arch.model_id} (provenance 'calibrated') are extrapolated from one other model; "
+                "validate with a benchmark"
             )
         return None
 

@@ -24,12 +24,14 @@ TOKENS_PER_MILLION = 1e6
 
 _COLUMNS = [
     "workload", "isl", "osl", "gpu_sku", "backend", "picked_backend", "pick", "mode", "total_gpus", "ttft_ms", "itl_ms",
-    "tokens_per_s_per_user", "tokens_per_s_per_gpu", "requests_per_s", "meets_sla", "error",
+    "tokens_per_s_per_user", "tokens_per_s_per_gpu", "requests_per_s", "meets_sla", "provenance",
+    "calibration_caveat", "error",
 ]  # fmt: skip
 
 
 def _plan_row(document: dict) -> dict:
     from dgdr_kernel.picking import pick
+    from dgdr_kernel.pipeline import calibration_caveats
     from dgdr_kernel.request import resolve_request
     from dgdr_kernel.spec import load_dgdr
     from dgdr_kernel.sweep import run_sweep
@@ -50,6 +52,8 @@ def _plan_row(document: dict) -> dict:
         "tokens_per_s_per_gpu": chosen.tokens_per_s_per_gpu,
         "requests_per_s": chosen.requests_per_s,
         "meets_sla": chosen.meets_sla,
+        "provenance": chosen.provenance,
+        "calibration_caveat": " ".join(calibration_caveats(request, [chosen.backend])),
         "error": "",
     }
 
@@ -77,8 +81,11 @@ def compare_plans(
     workloads
         Name -> (ISL, OSL) in tokens.
 
-    A combination that cannot be planned is kept with its `error`, so the
-    table always has one row per combination.
+    `provenance` states whether the pick's numbers come from parameters fitted
+    to measurements for that SKU and backend (`calibrated`) or from physical
+    defaults (`modelled`); `calibration_caveat` gives why they may be off, or
+    is empty. A combination that cannot be planned is kept with its `error`,
+    so the table always has one row per combination.
     """
     rows = []
     gpus_per_node = base_document.get("spec", {}).get("hardware", {}).get("numGpusPerNode")

@@ -170,6 +170,8 @@ _INDEX_COLUMNS = (
     ("mean ITL (ms)", "itl_ms"),
     ("tokens/s/GPU", "tokens_per_s_per_gpu"),
     ("meets SLA (means)", "meets_sla"),
+    ("provenance", "provenance"),
+    ("warnings", "warnings"),
 )
 
 _INDEX_STYLE = """
@@ -181,6 +183,8 @@ td.number { text-align: right; font-variant-numeric: tabular-nums; }
 tr.failed td { background: #fdecea; }
 td.pick { white-space: nowrap; }
 td.sla-missed { background: #fde2b3; color: #7a3e00; font-weight: bold; }
+td.modelled { background: #fde2b3; color: #7a3e00; }
+td.warnings ul { margin: 0.3rem 0 0; padding-left: 1.2rem; max-width: 40rem; }
 .error { color: #a4281b; white-space: pre-wrap; font-family: monospace; max-width: 40rem; }
 """
 
@@ -199,7 +203,20 @@ def _format_cell(key: str, value) -> tuple[str, bool]:
         return str(int(value)), True
     if key == "meets_sla":
         return ("yes" if value else "no"), False
+    if key == "warnings":
+        return _format_warnings(value), False
     return html.escape(str(value)), False
+
+
+def _format_warnings(warnings) -> str:
+    """Return the count of a request's warnings, with the list folded under it."""
+    if isinstance(warnings, str):
+        warnings = [warnings]
+    warnings = list(warnings)
+    if not warnings:
+        return "0"
+    items = "".join(f"<li>{html.escape(str(warning))}</li>" for warning in warnings)
+    return f"<details><summary>{len(warnings)}</summary><ul>{items}</ul></details>"
 
 
 def _cell_class(key: str, value, is_number: bool) -> str:
@@ -210,6 +227,10 @@ def _cell_class(key: str, value, is_number: bool) -> str:
         return "pick"
     if key == "meets_sla" and value is False:
         return "sla-missed"
+    if key == "provenance" and value == "modelled":
+        return "modelled"
+    if key == "warnings":
+        return "warnings"
     return "text"
 
 
@@ -218,7 +239,10 @@ def write_index(entries: Iterable[Mapping], path: str | os.PathLike, *, title: s
 
     Each entry is a summary (see `summary.summarize_result`) plus `report`
     (the report's path relative to the index) or `error` (why the request
-    failed). Failed requests are listed with their error.
+    failed). Failed requests are listed with their error. The provenance
+    column shows the pick's `provenance` (`calibrated` or `modelled`, the
+    latter highlighted) and the warnings column the number of `warnings`,
+    which unfold into the list.
     """
     entries = list(entries)
     failed = sum(1 for entry in entries if entry.get("error"))
@@ -228,10 +252,14 @@ def write_index(entries: Iterable[Mapping], path: str | os.PathLike, *, title: s
     for entry in entries:
         cells = []
         for _, key in _INDEX_COLUMNS:
-            text, is_number = _format_cell(key, entry.get(key))
+            value = entry.get(key)
+            if key == "provenance" and value is None and not entry.get("error"):
+                # A report_summary.json from before provenance was recorded lacks it.
+                value = "not recorded"
+            text, is_number = _format_cell(key, value)
             if key == "request" and entry.get("report"):
                 text = f'<a href="{html.escape(str(entry["report"]))}">{text}</a>'
-            cells.append(f'<td class="{_cell_class(key, entry.get(key), is_number)}">{text}</td>')
+            cells.append(f'<td class="{_cell_class(key, value, is_number)}">{text}</td>')
         if entry.get("error"):
             cells.append(f'<td class="error">failed: {html.escape(str(entry["error"]))}</td>')
         else:
@@ -245,7 +273,9 @@ def write_index(entries: Iterable[Mapping], path: str | os.PathLike, *, title: s
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
         f"<title>{html.escape(title)}</title>\n<style>{_INDEX_STYLE}</style>\n</head>\n<body>\n"
         f"<h1>{html.escape(title)}</h1>\n<p>{summary} TTFT and ITL are predicted means; "
-        "the SLA is checked on means.</p>\n"
+        "the SLA is checked on means. Provenance <code>calibrated</code>: the performance model was fitted "
+        "to measurements for that GPU SKU and backend; <code>modelled</code>: physical defaults, "
+        "so treat the numbers as estimates.</p>\n"
         f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody>\n</table>\n"
         "</body>\n</html>\n"
     )

@@ -46,6 +46,7 @@ def summarize_result(result, *, name: str | None = None) -> dict[str, Any]:
         "itl_ms": None,
         "tokens_per_s_per_gpu": None,
         "meets_sla": False,
+        "provenance": None,
         "warnings": list(result.warnings),
     }
     if pick is not None:
@@ -55,6 +56,7 @@ def summarize_result(result, *, name: str | None = None) -> dict[str, Any]:
             itl_ms=_finite(pick.itl_ms),
             tokens_per_s_per_gpu=_finite(pick.tokens_per_s_per_gpu),
             meets_sla=bool(pick.meets_sla),
+            provenance=pick.provenance,
         )
     return summary
 
