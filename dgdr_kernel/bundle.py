@@ -44,6 +44,7 @@ __all__ = [
     "BUNDLE_FILES",
     "MANIFEST",
     "REPORT_FILES",
+    "check_output_folder",
     "find_foreign_entries",
     "read_manifest",
     "record_outputs",
@@ -91,9 +92,53 @@ def dump_yaml(document, *, all_documents: bool = False) -> str:
     return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
 
 
-def _holds_bundle(out: Path) -> bool:
-    """Return True when `out` contains bundle entries other than the status file."""
-    return any((out / name).exists() for name in BUNDLE_ENTRIES if name != PROFILER_STATUS)
+def _bundle_entries_in(out: Path) -> list[str]:
+    """Return the bundle entry names other than the status file that exist in `out`."""
+    return [name for name in BUNDLE_ENTRIES if name != PROFILER_STATUS and os.path.lexists(out / name)]
+
+
+def check_output_folder(out_dir: str | os.PathLike) -> Path:
+    """Check that `out_dir` is a folder, or can be created as one, and that files can be written in it.
+
+    The check creates the folder and a probe file, then removes both and any
+    parent folders it created, so a passed check leaves nothing behind. Returns
+    the absolute path. Raises BundleError naming the path, what is wrong and the fix.
+    """
+    out = Path(out_dir).resolve()
+    if out.exists() and not out.is_dir():
+        raise BundleError(f"output path {out} exists and is not a folder; choose another -o")
+    existing = next(parent for parent in out.parents if parent.exists())
+    if not existing.is_dir():
+        raise BundleError(f"output folder {out} cannot be created because {existing} is a file, not a folder; choose another -o")
+
+    created = [] if out.exists() else [out, *(parent for parent in out.parents if not parent.exists())]
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BundleError(
+            f"output folder {out} cannot be created in {existing}: {exc.strerror or exc}; "
+            "choose another -o in a folder you can write to"
+        ) from None
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".dgdr-write-check-", dir=out)
+    except OSError as exc:
+        _remove_created_folders(created)
+        raise BundleError(
+            f"output folder {out} is not writable: {exc.strerror or exc}; make it writable or choose another -o"
+        ) from None
+    os.close(handle)
+    os.unlink(probe)
+    _remove_created_folders(created)
+    return out
+
+
+def _remove_created_folders(created: list[Path]) -> None:
+    """Remove the folders a check created, deepest first; a folder something else wrote into stays."""
+    for folder in created:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def _is_replaceable_without_force(out: Path) -> bool:
@@ -339,6 +384,21 @@ def remove_own_folder(folder: str | os.PathLike) -> list[Path]:
     return []
 
 
+def _describe_skipped_status(out: Path, present: list[str]) -> str:
+    """Return the warning for a failed status not written because `out` contains the bundle entries `present`."""
+    foreign = sorted({_top_name(path.relative_to(out).as_posix()) for path in find_foreign_entries(out, present)})
+    if foreign:
+        one = len(foreign) == 1
+        return (
+            f"profiler_status.yaml not written because {out} contains {', '.join(foreign)}, which dgdr did not "
+            f"write and leaves unchanged; move {'it' if one else 'them'} out or choose another -o for the status file"
+        )
+    return (
+        f"profiler_status.yaml not written because {out} contains the bundle of an earlier run, "
+        "which is left unchanged so that its own status keeps describing it"
+    )
+
+
 def _empty_manifest() -> dict:
     return {"format": _MANIFEST_FORMAT, "files": {}, "request_folders": []}
 
@@ -411,15 +471,17 @@ def _write_manifest(folder: Path, manifest: dict) -> None:
 def write_failed_status(out_dir: str | os.PathLike, *, phase: str, error: BaseException | str) -> Path | None:
     """Write a failed profiler_status.yaml into `out_dir`; return its path, or None when skipped.
 
-    Skipped (with a log line) when `out_dir` contains a previous bundle, so its
-    status keeps describing it. Other files in the folder are left as they are.
+    Skipped (with a log line) when `out_dir` contains a bundle entry other than
+    the status file, so a status never sits next to files it does not describe.
+    Other files in the folder are left as they are.
     """
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         logger.warning("profiler_status.yaml not written because %s is a file, not a folder", out)
         return None
-    if out.exists() and _holds_bundle(out):
-        logger.warning("profiler_status.yaml not written because %s already contains a bundle; that bundle is left unchanged", out)
+    present = _bundle_entries_in(out) if out.is_dir() else []
+    if present:
+        logger.warning("%s", _describe_skipped_status(out, present))
         return None
 
     status = build_profiler_status("failed", phase=phase, message=f"profiling failed during {phase}", error=str(error))

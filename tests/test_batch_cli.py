@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import html
 import io
+import fcntl
 import json
+import os
+import pty
 import re
 import shutil
+import struct
+import subprocess
+import sys
+import termios
 from pathlib import Path
 
 import pytest
@@ -187,3 +194,115 @@ def test_batch_rejects_repeated_stdin(tmp_path, capsys):
     assert main(["batch", "-", "-", "-o", str(out)]) == 2
     assert "- (standard input) given 2 times" in capsys.readouterr().err
     assert not out.exists()
+
+
+def _unusable_output(kind: str, tmp_path: Path) -> tuple[Path, str]:
+    """Return an -o path that cannot be used, and the part of the message that says why."""
+    plain_file = tmp_path / "file.yaml"
+    plain_file.write_text("model: Qwen/Qwen3-32B\n")
+    if kind == "parent-is-file":
+        return plain_file / "out", f"cannot be created because {plain_file} is a file, not a folder; choose another -o"
+    if kind == "existing-file":
+        return plain_file, "exists and is not a folder; choose another -o"
+    # The kernel rejects new entries in /proc and new files in it, even from root.
+    if kind == "new-in-proc":
+        return Path("/proc/dgdr-x"), "cannot be created in /proc: No such file or directory"
+    return Path("/proc"), "is not writable"
+
+
+UNUSABLE_OUTPUTS = ["parent-is-file", "existing-file", "new-in-proc", "existing-proc"]
+
+
+@pytest.mark.parametrize("kind", UNUSABLE_OUTPUTS)
+def test_batch_rejects_unusable_output_first(kind, tmp_path, monkeypatch, capsys):
+    target, reason = _unusable_output(kind, tmp_path)
+    stdin_text = GOOD_SPECS[0].read_text()
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin_text))
+
+    assert main(["batch", "-", str(GOOD_SPECS[1]), "-o", str(target)]) == 1
+
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith(f"error: output {'path' if kind == 'existing-file' else 'folder'} {target} ")
+    assert reason in lines[0]
+    # Nothing ran: no summary line, and standard input was never read.
+    assert captured.out == ""
+    assert sys.stdin.read() == stdin_text
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["file.yaml"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder; the /proc and file-parent cases cover root")
+def test_batch_rejects_read_only_output(tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        assert main(["batch", str(GOOD_SPECS[0]), "-o", str(locked)]) == 1
+    finally:
+        locked.chmod(0o755)
+
+    assert capsys.readouterr().err == (
+        f"error: output folder {locked} is not writable: Permission denied; make it writable or choose another -o\n"
+    )
+    assert list(locked.iterdir()) == []
+
+
+def _invalid_spec(folder: Path) -> Path:
+    spec = folder / "invalid.yaml"
+    spec.write_text("model: Qwen/Qwen3-32B\nworkload:\n  isl: -5\n")
+    return spec
+
+
+def _run_with_terminal_stderr(argv: list[str]) -> str:
+    """Run `dgdr` with standard error on a pseudo-terminal and return what it wrote there."""
+    master, terminal = pty.openpty()
+    # A new pseudo-terminal is 0 columns wide, and tqdm draws nothing in 0 columns.
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dgdr_kernel", *argv], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=terminal
+    )
+    os.close(terminal)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO once every process holding the terminal has exited
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    assert process.wait() == 1
+    return b"".join(chunks).decode()
+
+
+def test_batch_draws_bar_on_terminal(tmp_path):
+    err = _run_with_terminal_stderr(["batch", str(_invalid_spec(tmp_path)), "-o", str(tmp_path / "out")])
+
+    assert "dgdr batch: 100%" in err
+    assert "1/1" in err
+
+
+def test_batch_no_progress_on_terminal(tmp_path):
+    spec = _invalid_spec(tmp_path)
+
+    err = _run_with_terminal_stderr(["batch", str(spec), "-o", str(tmp_path / "out"), "--no-progress"])
+
+    assert "dgdr batch:" not in err
+    assert "error: invalid: invalid DGDR" in err
+
+
+def test_batch_logs_steps_without_terminal(tmp_path):
+    spec = _invalid_spec(tmp_path)
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "dgdr_kernel", "--log-level", "INFO", "batch", str(spec), "-o", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert completed.returncode == 1
+    assert "dgdr batch:" not in completed.stderr
+    assert "\ninfo: request invalid not run: invalid DGDR" in "\n" + completed.stderr

@@ -13,6 +13,7 @@ from dgdr_kernel.bundle import (
     BUNDLE_FILES,
     MANIFEST,
     REPORT_FILES,
+    check_output_folder,
     read_manifest,
     record_outputs,
     remove_own_folder,
@@ -292,3 +293,78 @@ def test_remove_own_folder_removes_whole_bundle(result, tmp_path):
 
     assert remove_own_folder(out) == []
     assert not out.exists()
+
+
+def test_check_output_folder_leaves_nothing(tmp_path):
+    target = tmp_path / "a" / "b" / "out"
+
+    assert check_output_folder(target) == target
+
+    # The check creates the folders and a probe file, then removes all of them.
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_check_output_folder_keeps_existing_folder(tmp_path):
+    (tmp_path / "notes.txt").write_text("keep me")
+
+    assert check_output_folder(tmp_path) == tmp_path
+
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_check_output_folder_rejects_file_parent(tmp_path):
+    parent = tmp_path / "file.yaml"
+    parent.write_text("x")
+
+    with pytest.raises(BundleError) as raised:
+        check_output_folder(parent / "out")
+
+    message = str(raised.value)
+    assert f"output folder {parent / 'out'} cannot be created" in message
+    assert f"because {parent} is a file, not a folder" in message
+    assert message.endswith("choose another -o")
+
+
+def test_check_output_folder_rejects_existing_file(tmp_path):
+    target = tmp_path / "file.yaml"
+    target.write_text("x")
+
+    with pytest.raises(BundleError, match="exists and is not a folder; choose another -o"):
+        check_output_folder(target)
+    assert target.read_text() == "x"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder; the file-parent tests cover root")
+def test_check_output_folder_rejects_read_only_folder(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        with pytest.raises(BundleError, match="is not writable: Permission denied"):
+            check_output_folder(locked)
+        with pytest.raises(BundleError, match="cannot be created in .*: Permission denied"):
+            check_output_folder(locked / "out")
+    finally:
+        locked.chmod(0o755)
+
+
+def test_failed_status_skip_names_user_file(tmp_path, caplog):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "candidates.csv").write_text("my,own\n1,2\n")
+
+    assert write_failed_status(out, phase="Initializing", error="x") is None
+
+    assert f"{out} contains candidates.csv, which dgdr did not write" in caplog.text
+    assert "move it out" in caplog.text
+    assert "bundle" not in " ".join(caplog.messages)
+    assert sorted(path.name for path in out.iterdir()) == ["candidates.csv"]
+
+
+def test_failed_status_skip_names_earlier_bundle(result, tmp_path, caplog):
+    out = write_bundle(result, tmp_path / "run")
+
+    assert write_failed_status(out, phase="Initializing", error="x") is None
+
+    assert f"{out} contains the bundle of an earlier run" in caplog.text
+    assert "did not write" not in caplog.text

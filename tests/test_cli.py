@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
+from pathlib import Path
 
 from dgdr_kernel import __version__
-from dgdr_kernel.cli import EXIT_INVALID_INPUT, EXIT_OK, EXIT_USAGE, main
+from dgdr_kernel.cli import EXIT_INVALID_INPUT, EXIT_OK, EXIT_USAGE, _console_handler, main
 
 
 def test_version_prints_package_version(capsys):
@@ -63,3 +65,52 @@ def test_count_option_rejects_zero(capsys):
     assert main(["models", "show", "Qwen/Qwen3-8B", "--context-len", "0"]) == EXIT_USAGE
 
     assert "argument --context-len: expected a positive integer, got 0" in capsys.readouterr().err
+
+
+def _run_dgdr(*argv: str) -> subprocess.CompletedProcess:
+    # A subprocess, because main() leaves logging alone when pytest has already configured it.
+    return subprocess.run([sys.executable, "-m", "dgdr_kernel", *argv], capture_output=True, text=True, check=False)
+
+
+def _profile_into_user_folder(tmp_path: Path, *options: str) -> str:
+    """Profile an invalid DGDR into a folder holding a user's candidates.csv and return standard error."""
+    spec = tmp_path / "invalid.yaml"
+    spec.write_text("model: Qwen/Qwen3-32B\nworkload:\n  isl: -5\n")
+    out = tmp_path / "mine"
+    out.mkdir(exist_ok=True)
+    (out / "candidates.csv").write_text("my,own\n1,2\n")
+
+    completed = _run_dgdr(*options, "profile", str(spec), "-o", str(out), "--no-progress")
+
+    assert completed.returncode == EXIT_INVALID_INPUT
+    return completed.stderr
+
+
+def test_console_lines_omit_logger_name(tmp_path):
+    err = _profile_into_user_folder(tmp_path)
+
+    assert "\nwarning: profiler_status.yaml not written because " in "\n" + err
+    assert "dgdr_kernel.bundle" not in err
+    assert "\nerror: invalid DGDR" in "\n" + err
+
+
+def test_debug_lines_name_the_logger(tmp_path):
+    err = _profile_into_user_folder(tmp_path, "--log-level", "DEBUG")
+
+    assert "\nwarning: dgdr_kernel.bundle: profiler_status.yaml not written because " in "\n" + err
+
+
+def test_console_shows_repeated_warning_once(capsys):
+    logger = logging.getLogger("dgdr_kernel.test_console")
+    handler = _console_handler("WARNING")
+    logger.addHandler(handler)
+    try:
+        logger.warning("predictions are extrapolated from one model")
+        logger.warning("predictions are extrapolated from one model")
+        logger.warning("another warning")
+    finally:
+        logger.removeHandler(handler)
+
+    err = capsys.readouterr().err
+    assert err.count("warning: predictions are extrapolated from one model") == 1
+    assert err.count("warning: another warning") == 1

@@ -6,11 +6,17 @@ environment) and run the shipped notebook on a shipped example.
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
+import os
+import pty
 import re
 import shutil
+import struct
+import subprocess
 import sys
+import termios
 from importlib.resources import files
 from pathlib import Path
 
@@ -156,7 +162,6 @@ def test_report_keeps_failed_notebook(tmp_path, capsys):
 
     assert main(["report", str(spec), "-o", str(out)]) == 1
     error = capsys.readouterr().err
-    # papermill's progress bar precedes the message on standard error.
     assert "\nerror: unknown-model.yaml: the capacity planner notebook failed" in "\n" + error
     assert "ModelArchError" in error
     assert (out / "capacity_planner.failed.ipynb").is_file()
@@ -355,13 +360,20 @@ def test_report_into_working_directory(tmp_path, monkeypatch, capsys):
     assert yaml.safe_load((tmp_path / "profiler_status.yaml").read_text())["status"] == "success"
 
 
-def test_report_reads_stdin(tmp_path, monkeypatch, capsys):
+def test_report_reads_stdin(tmp_path, monkeypatch, capfd):
     spec = EXAMPLES / "deepseek-v3-h200.yaml"
     monkeypatch.setattr("sys.stdin", io.StringIO(spec.read_text()))
     out = tmp_path / "from-stdin"
 
     assert main(["report", "-", "-o", str(out)]) == 0
-    capsys.readouterr()
+
+    # capfd: the kernel process writes to file descriptor 2 directly. Standard error is no terminal here.
+    err = capfd.readouterr().err
+    # The h200_sxm/sglang fit covers DeepSeek-R1 only (dgdr_kernel/perf/model.py calibration_caveat).
+    extrapolation = [line for line in err.splitlines() if "extrapolated from one" in line]
+    assert len(extrapolation) == 1, err
+    assert "deepseek-ai/DeepSeek-V3" in extrapolation[0]
+    assert "Executing" not in err
 
     expected = profile(load_dgdr(spec), progress=lambda phase, message: None).selection.chosen
     summary = json.loads((out / "report_summary.json").read_text())
@@ -397,3 +409,93 @@ def test_report_help_names_replaced_files(capsys):
         assert name in force_help, name
     assert "keep every other file" in force_help
     assert "when an earlier dgdr run wrote them" in force_help
+
+
+def _unusable_output(kind: str, tmp_path: Path) -> tuple[Path, str]:
+    """Return an -o path that cannot be used, and the part of the message that says why."""
+    plain_file = tmp_path / "file.yaml"
+    plain_file.write_text("model: Qwen/Qwen3-32B\n")
+    if kind == "parent-is-file":
+        return plain_file / "out", f"cannot be created because {plain_file} is a file, not a folder; choose another -o"
+    if kind == "existing-file":
+        return plain_file, "exists and is not a folder; choose another -o"
+    # The kernel rejects new entries in /proc and new files in it, even from root.
+    if kind == "new-in-proc":
+        return Path("/proc/dgdr-x"), "cannot be created in /proc: No such file or directory"
+    return Path("/proc"), "is not writable"
+
+
+@pytest.mark.parametrize("kind", ["parent-is-file", "existing-file", "new-in-proc", "existing-proc"])
+def test_report_rejects_unusable_output_first(kind, tmp_path, monkeypatch, capfd):
+    target, reason = _unusable_output(kind, tmp_path)
+    stdin_text = SPEC.read_text()
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin_text))
+
+    assert main(["report", "-", "-o", str(target)]) == 1
+
+    captured = capfd.readouterr()
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith(f"error: output {'path' if kind == 'existing-file' else 'folder'} {target} ")
+    assert reason in lines[0]
+    # No kernel ran and standard input was never read.
+    assert captured.out == ""
+    assert sys.stdin.read() == stdin_text
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["file.yaml"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder; the /proc and file-parent cases cover root")
+def test_report_rejects_read_only_output(tmp_path, capfd):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        assert main(["report", str(SPEC), "-o", str(locked / "out")]) == 1
+    finally:
+        locked.chmod(0o755)
+
+    err = capfd.readouterr().err
+    assert err.startswith(f"error: output folder {locked / 'out'} cannot be created in {locked}: Permission denied")
+    assert len(err.splitlines()) == 1
+    assert "at None" not in err
+    assert list(locked.iterdir()) == []
+
+
+def _run_with_terminal_stderr(argv: list[str]) -> str:
+    """Run `dgdr` with standard error on a pseudo-terminal and return what it wrote there."""
+    master, terminal = pty.openpty()
+    # A new pseudo-terminal is 0 columns wide, and tqdm draws nothing in 0 columns.
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dgdr_kernel", *argv], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=terminal
+    )
+    os.close(terminal)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO once every process holding the terminal has exited
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    assert process.wait() == 0
+    return b"".join(chunks).decode()
+
+
+def test_report_draws_bar_on_terminal(tmp_path):
+    err = _run_with_terminal_stderr(["report", str(SPEC), "-o", str(tmp_path / "out")])
+
+    assert "Executing: 100%" in err
+
+
+def test_report_no_progress_logs_steps(tmp_path):
+    out = tmp_path / "out"
+
+    err = _run_with_terminal_stderr(["--log-level", "INFO", "report", str(SPEC), "-o", str(out), "--no-progress"])
+
+    assert "Executing:" not in err
+    assert "info: executing " in err
+    assert f"info: exporting report.html for {SPEC.name}" in err
+    assert (out / "report.html").is_file()

@@ -42,6 +42,32 @@ class _LowerCaseLevelFormatter(logging.Formatter):
         return super().formatMessage(logging.makeLogRecord({**record.__dict__, "levelname": record.levelname.lower()}))
 
 
+class _DropRepeatedWarnings(logging.Filter):
+    """Let each warning or error message reach the console once, however many times it is logged."""
+
+    def __init__(self):
+        super().__init__()
+        self._seen: set[tuple[int, str]] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        key = (record.levelno, record.getMessage())
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        return True
+
+
+def _console_handler(level: str) -> logging.Handler:
+    """Return the standard error handler: `level: message`, with the logger's name only at DEBUG."""
+    handler = logging.StreamHandler(sys.stderr)
+    layout = "%(levelname)s: %(name)s: %(message)s" if level == "DEBUG" else "%(levelname)s: %(message)s"
+    handler.setFormatter(_LowerCaseLevelFormatter(layout))
+    handler.addFilter(_DropRepeatedWarnings())
+    return handler
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dgdr",
@@ -78,9 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse exits 2 on usage errors and 0 on --help
         return int(exc.code or 0)
 
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_LowerCaseLevelFormatter("%(levelname)s: %(name)s: %(message)s"))
-    logging.basicConfig(level=getattr(logging, args.log_level), handlers=[handler])
+    logging.basicConfig(level=getattr(logging, args.log_level), handlers=[_console_handler(args.log_level)])
     try:
         return int(args.func(args) or 0)
     except DgdrError as exc:

@@ -16,6 +16,7 @@ this batch does not write is removed, except for files dgdr did not write.
 from __future__ import annotations
 
 import argparse
+import logging
 import multiprocessing
 import os
 import sys
@@ -23,9 +24,11 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from dgdr_kernel.cli import positive_int
-from dgdr_kernel.cli.report import REPLACED_FILES_HELP, add_kernel_arguments
+from dgdr_kernel.cli.report import REPLACED_FILES_HELP, add_kernel_arguments, add_progress_argument, draws_progress_bar
 
 __all__ = ["register", "run_batch"]
+
+logger = logging.getLogger(__name__)
 
 INDEX_HTML = "index.html"
 STDIN = "-"
@@ -83,6 +86,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     add_kernel_arguments(parser)
+    add_progress_argument(parser)
     parser.set_defaults(func=run_batch)
 
 
@@ -128,7 +132,7 @@ def report_one(spec: str, out_dir: str, force: bool, kernel_name: str, cell_time
 def run_batch(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from dgdr_kernel.bundle import read_manifest, record_outputs, require_own_entries, write_failed_status
+    from dgdr_kernel.bundle import check_output_folder, read_manifest, record_outputs, require_own_entries, write_failed_status
     from dgdr_kernel.errors import BundleError
     from dgdr_kernel.report.html import write_index
     from dgdr_kernel.report.run import REPORT_HTML, check_kernel
@@ -137,7 +141,8 @@ def run_batch(args: argparse.Namespace) -> int:
     # A missing kernel would fail every request the same way, so report it once.
     check_kernel(args.kernel)
 
-    out_root = Path(args.output_dir).resolve()
+    # A folder that cannot be created or written fails here, not after the requests ran.
+    out_root = check_output_folder(args.output_dir)
     index_path = out_root / INDEX_HTML
     if index_path.exists() and not args.force:
         raise BundleError(f"{index_path} already exists (an earlier batch); pass --force to replace it or choose another -o")
@@ -153,6 +158,7 @@ def run_batch(args: argparse.Namespace) -> int:
     for spec, name, error in requests:
         if error is not None:
             entries[name] = {"request": name, "error": error}
+            logger.info("request %s not run: %s", name, error)
             # The profiler contract: a status file on every outcome, invalid input included.
             write_failed_status(out_root / name, phase=ProfilingPhase.INITIALIZING.value, error=error)
 
@@ -160,8 +166,14 @@ def run_batch(args: argparse.Namespace) -> int:
     # spawn: each worker starts clean instead of inheriting this process's
     # threads and open files through fork.
     context = multiprocessing.get_context("spawn")
+    show_bar = draws_progress_bar(args)
     with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool, tqdm(
-        total=len(requests), initial=len(entries), desc="dgdr batch", unit="request", file=sys.stderr
+        total=len(requests),
+        initial=len(entries),
+        desc="dgdr batch",
+        unit="request",
+        file=sys.stderr,
+        disable=not show_bar,
     ) as bar:
         futures = {
             pool.submit(
@@ -185,11 +197,19 @@ def run_batch(args: argparse.Namespace) -> int:
             if not entry.get("error"):
                 entry["report"] = f"{name}/{REPORT_HTML}"
             entries[name] = entry
-            bar.set_postfix_str(f"{name}: {'failed' if entry.get('error') else 'done'}")
+            outcome = "failed" if entry.get("error") else "done"
+            bar.set_postfix_str(f"{name}: {outcome}")
             bar.update(1)
+            if not show_bar:
+                logger.info("request %s %s (%d of %d finished)", name, outcome, len(entries), len(requests))
 
     ordered = [entries[name] for _, name, _ in requests]
-    index = write_index(ordered, index_path, title=f"dgdr batch: {len(ordered)} request(s)")
+    try:
+        index = write_index(ordered, index_path, title=f"dgdr batch: {len(ordered)} request(s)")
+    except OSError as exc:
+        raise BundleError(
+            f"cannot write {index_path}: {exc.strerror or exc}; the reports of the requests are in {out_root}"
+        ) from None
     names = [name for _, name, _ in requests]
     if args.force:
         _remove_stale_requests(out_root, [name for name in previous_folders if name not in names])

@@ -15,7 +15,15 @@ import sys
 
 from dgdr_kernel.cli import positive_int
 
-__all__ = ["FORCE_HELP", "REPLACED_FILES_HELP", "add_kernel_arguments", "register", "run_report_command"]
+__all__ = [
+    "FORCE_HELP",
+    "REPLACED_FILES_HELP",
+    "add_kernel_arguments",
+    "add_progress_argument",
+    "draws_progress_bar",
+    "register",
+    "run_report_command",
+]
 
 # The names match dgdr_kernel.bundle.BUNDLE_ENTRIES and dgdr_kernel.report.run.REPORT_FILES.
 REPLACED_FILES_HELP = (
@@ -50,7 +58,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--output-dir", metavar="DIR", required=True, help="folder for the bundle and the report")
     parser.add_argument("--force", action="store_true", help=FORCE_HELP)
     add_kernel_arguments(parser)
+    add_progress_argument(parser)
     parser.set_defaults(func=run_report_command)
+
+
+def add_progress_argument(parser: argparse.ArgumentParser) -> None:
+    """Add --no-progress, shared by `dgdr report` and `dgdr batch`."""
+    parser.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="log the steps (shown with --log-level INFO) instead of drawing a progress bar; "
+        "a bar is drawn only when standard error is a terminal",
+    )
+
+
+def draws_progress_bar(args: argparse.Namespace) -> bool:
+    """Return True when a progress bar goes to standard error: it is a terminal and --no-progress is not set."""
+    return not args.no_progress and sys.stderr.isatty()
 
 
 def add_kernel_arguments(parser: argparse.ArgumentParser) -> None:
@@ -79,7 +103,7 @@ def run_report_command(args: argparse.Namespace) -> int:
         force=args.force,
         kernel_name=args.kernel,
         cell_timeout_s=args.cell_timeout,
-        progress_bar=True,
+        progress_bar=draws_progress_bar(args),
     )
     summary = outcome.summary
     if summary.get("total_gpus") is not None:
@@ -90,8 +114,8 @@ def run_report_command(args: argparse.Namespace) -> int:
         )
         if not summary.get("meets_sla"):
             print("SLA NOT MET on predicted means: the report names the closest configuration and the targets it meets")
-    # The same warnings as `dgdr profile`, so the terminal run is never silent about them.
-    for warning in summary.get("warnings", []):
+    # The same warnings as `dgdr profile`, once each, so the terminal run is never silent about them.
+    for warning in dict.fromkeys(summary.get("warnings", [])):
         print(f"warning: {warning}", file=sys.stderr)
     print(f"report: {outcome.html_path}")
     print(f"executed notebook: {outcome.notebook_path}")

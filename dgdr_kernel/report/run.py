@@ -109,14 +109,14 @@ def check_kernel(kernel_name: str = DEFAULT_KERNEL) -> None:
 def check_output_dir(out_dir: Path, *, force: bool) -> None:
     """Raise BundleError unless a report may write into `out_dir`.
 
-    Without `force` the folder may contain only what a failed run leaves.
+    The folder must exist or be creatable, and be writable. Without `force` the folder may contain only what a failed run leaves.
     With it, other files may be there too. Either way, every file the report
     would replace must have been written by an earlier dgdr run.
     """
-    from dgdr_kernel.bundle import BUNDLE_ENTRIES, MANIFEST, require_own_entries
+    from dgdr_kernel.bundle import BUNDLE_ENTRIES, MANIFEST, check_output_folder, require_own_entries
 
-    if out_dir.exists() and not out_dir.is_dir():
-        raise BundleError(f"output path {out_dir} exists and is not a folder; choose another -o")
+    # A folder that cannot be created or written fails here, before the kernel runs for seconds.
+    check_output_folder(out_dir)
     if not out_dir.is_dir():
         return
     if not force:
@@ -160,7 +160,8 @@ def run_report(
     cell_timeout_s
         Time limit of one notebook cell.
     progress_bar
-        Show papermill's per-cell progress bar.
+        Show papermill's per-cell progress bar; without it the steps are
+        logged at INFO level.
 
     Raises
     ------
@@ -168,8 +169,8 @@ def run_report(
         The DGDR is invalid (checked before any kernel starts); a failed
         `profiler_status.yaml` is written into `out_dir`.
     BundleError
-        `out_dir` contains files and `force` is not set, or a file the report
-        would replace was not written by dgdr.
+        `out_dir` cannot be created or written, contains files and `force`
+        is not set, or a file the report would replace was not written by dgdr.
     ReportError
         A kernel or package is missing, or the notebook failed; the failed
         notebook is kept in `out_dir` as `capacity_planner.failed.ipynb`
@@ -180,14 +181,15 @@ def run_report(
     from dgdr_kernel.spec import load_dgdr, parse_text
     from dgdr_kernel.status import ProfilingPhase
 
+    # Cheap checks first, so a bad input fails before a kernel starts. The output
+    # folder comes before standard input, which can be read only once.
     out_dir = Path(out_dir).resolve()
+    check_output_dir(out_dir, force=force)
     if dgdr_text is None and str(spec) == STDIN:
         dgdr_text = sys.stdin.read()
     spec_name = "<stdin>" if str(spec) == STDIN else Path(spec).name
     spec_path = None if dgdr_text is not None else Path(spec).resolve()
 
-    # Cheap checks first, so a bad input fails before a kernel starts.
-    check_output_dir(out_dir, force=force)
     try:
         loaded = load_dgdr(spec_path) if spec_path is not None else load_dgdr(parse_text(dgdr_text, spec_name))
     except DgdrError as exc:
@@ -233,7 +235,7 @@ def run_report(
             _record_failed_run(out_dir)
             raise ReportError(
                 f"{spec_name}: the capacity planner notebook failed in cell {exc.cell_index}: "
-                f"{exc.ename}: {exc.evalue}; the executed notebook is at {kept}"
+                f"{exc.ename}: {exc.evalue}; {_describe_kept(kept, out_dir)}"
             ) from None
         except (CellTimeoutError, DeadKernelError) as exc:
             # The kernel timed out or died, so no cell index or exception is known.
@@ -243,13 +245,14 @@ def run_report(
             first_line = (str(exc).splitlines() or [""])[0]
             raise ReportError(
                 f"{spec_name}: the capacity planner notebook stopped ({type(exc).__name__}: {first_line}); "
-                f"raise --cell-timeout or check the kernel's memory; the executed notebook is at {kept}"
+                f"raise --cell-timeout or check the kernel's memory; {_describe_kept(kept, out_dir)}"
             ) from None
 
         out_dir.mkdir(parents=True, exist_ok=True)
         notebook_path = out_dir / EXECUTED_NOTEBOOK
         shutil.move(str(executed), notebook_path)
 
+    logger.info("exporting %s for %s", REPORT_HTML, spec_name)
     html_path = export_report_html(notebook_path, out_dir / REPORT_HTML, title=f"{loaded.name}: capacity plan")
     # The notebook recorded the bundle; this adds the files written around it.
     record_outputs(out_dir, written=[EXECUTED_NOTEBOOK, REPORT_HTML, SUMMARY_FILE], removed=[FAILED_NOTEBOOK])
@@ -304,10 +307,18 @@ def profile_with_status(load, *, output_dir: str | os.PathLike = ""):
 
 def _remove_failed_outcome(out_dir: Path) -> None:
     """Remove what an earlier failed run left, so the outcome files always describe this run."""
-    (out_dir / FAILED_NOTEBOOK).unlink(missing_ok=True)
     status = out_dir / PROFILER_STATUS
+    stale = [out_dir / FAILED_NOTEBOOK]
     if _read_status(status) == "failed":
-        status.unlink()
+        stale.append(status)
+    for path in stale:
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:
+            raise BundleError(
+                f"cannot remove {path}, left by an earlier failed run: {exc.strerror or exc}; "
+                "remove it yourself or choose another -o"
+            ) from None
 
 
 def _read_status(path: Path) -> str | None:
@@ -397,6 +408,13 @@ def _record_failed_run(out_dir: Path) -> None:
         record_outputs(out_dir, written=[FAILED_NOTEBOOK, PROFILER_STATUS])
     except OSError as exc:
         logger.warning("cannot record the failed run in the manifest of %s: %s", out_dir, exc)
+
+
+def _describe_kept(kept: Path | None, out_dir: Path) -> str:
+    """Return the clause that names the kept failed notebook, or states that none was kept."""
+    if kept is None:
+        return f"no executed notebook could be kept in {out_dir}"
+    return f"the executed notebook is at {kept}"
 
 
 def _keep_failed_notebook(executed: Path, out_dir: Path) -> Path | None:
