@@ -56,11 +56,12 @@ FITTED = {
 # and prior is TensorRT-LLM's default AttentionDpConfig.timeout_iters (50).
 ADP_PARAMETER = ("adp_balance_timeout_iters", (1.0, 2000.0), 50.0)
 # The MoE terms, fitted on pairs with MoE rows only. The prefill overhead
-# starts at 0.5 ms per MoE layer, an estimate of eager launch and sync cost.
+# starts at 2 us per expert and MoE layer (0.5 ms per layer of a 256-expert
+# model), an estimate of eager launch and sync cost.
 # The per-expert floor starts at 2 us, about one wave of a small tile with
 # its weight fetch latency (an estimate).
 MOE_PARAMETERS = (
-    ("moe_prefill_layer_overhead_us", (1.0, 20000.0), 500.0),
+    ("moe_prefill_expert_overhead_us", (0.004, 80.0), 2.0),
     ("expert_overhead_us", (0.01, 100.0), 2.0),
 )
 

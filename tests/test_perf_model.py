@@ -300,20 +300,27 @@ def test_infer_disagg_workers_sizes_both_roles(llama_8b):
     assert np.all((p_workers == 1) | ((p_workers - 1) * supply < demand))
 
 
-def test_moe_prefill_overhead_per_moe_layer(deepseek_v3, llama_8b):
-    # DeepSeek-V3 config.json: 61 layers, the first 3 dense, so 58 MoE layers.
-    # 1000 us per MoE layer adds 58 ms to a prefill step and nothing to decode.
+def test_moe_prefill_overhead_per_expert_layer(deepseek_v3, llama_8b):
+    # DeepSeek-V3 config.json: 61 layers, the first 3 dense, so 58 MoE layers,
+    # each with 256 routed experts. 4 us per expert and MoE layer adds
+    # 58 * 256 * 4 us = 59.392 ms to a prefill step and nothing to decode.
     gpu = get_gpu("h200_sxm")
     layout = Layout(tp=8, moe_tp=1, moe_ep=8)
     base = PerfModel(deepseek_v3, gpu, "trtllm", params=PerfParams())
-    costly = PerfModel(deepseek_v3, gpu, "trtllm", params=PerfParams(moe_prefill_layer_overhead_us=1000.0))
-    assert costly.prefill_ms(layout, 1024)[0] - base.prefill_ms(layout, 1024)[0] == pytest.approx(58.0)
+    costly = PerfModel(deepseek_v3, gpu, "trtllm", params=PerfParams(moe_prefill_expert_overhead_us=4.0))
+    assert costly.prefill_ms(layout, 1024)[0] - base.prefill_ms(layout, 1024)[0] == pytest.approx(59.392)
     assert costly.decode_step_ms(layout, 8, 1024)[0] == pytest.approx(base.decode_step_ms(layout, 8, 1024)[0])
+
+    # The cost follows the model's experts, not the layout: expert parallelism
+    # over 8 GPUs adds the same 59.392 ms as moe_tp 8.
+    tensor = Layout(tp=8, moe_tp=8, moe_ep=1)
+    tensor_base = PerfModel(deepseek_v3, gpu, "trtllm", params=PerfParams()).prefill_ms(tensor, 1024)[0]
+    assert costly.prefill_ms(tensor, 1024)[0] - tensor_base == pytest.approx(59.392)
 
     # Llama-3.1-8B is dense: no MoE layer, no cost.
     dense = Layout(tp=1)
     dense_base = PerfModel(llama_8b, gpu, "trtllm", params=PerfParams())
-    dense_costly = PerfModel(llama_8b, gpu, "trtllm", params=PerfParams(moe_prefill_layer_overhead_us=1000.0))
+    dense_costly = PerfModel(llama_8b, gpu, "trtllm", params=PerfParams(moe_prefill_expert_overhead_us=4.0))
     assert dense_costly.prefill_ms(dense, 1024)[0] == pytest.approx(dense_base.prefill_ms(dense, 1024)[0])
 
 
@@ -329,10 +336,10 @@ def test_static_rows_skip_moe_prefill_overhead(tmp_path):
     path = tmp_path / "rows.csv"
     pd.DataFrame([row]).to_csv(path, index=False)
 
-    costly = PerfParams(moe_prefill_layer_overhead_us=1000.0)
+    costly = PerfParams(moe_prefill_expert_overhead_us=4.0)
     predicted = predict_rows(map_rows(read_measured(path), resolve_model, get_gpu), get_gpu, params_for=lambda *_: costly)
     arch = resolve_model("mistralai/Mixtral-8x7B-Instruct-v0.1")
-    engine = PerfModel(arch, get_gpu("h200_sxm"), "trtllm", "fp8", params=costly.replace(moe_prefill_layer_overhead_us=0.0))
+    engine = PerfModel(arch, get_gpu("h200_sxm"), "trtllm", "fp8", params=costly.replace(moe_prefill_expert_overhead_us=0.0))
     expected = engine.prefill_ms(Layout(tp=2, moe_tp=2, moe_ep=1), 128, batch=1)[0]
     assert predicted["harness"].iloc[0] == "static"
     assert predicted["predicted_ttft_ms"].iloc[0] == pytest.approx(expected)

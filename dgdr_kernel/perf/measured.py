@@ -282,8 +282,8 @@ def predict_rows(mapped: pd.DataFrame, get_gpu, params_for=None) -> pd.DataFrame
             static = group["harness"].to_numpy() == "static"
             if static.any():
                 # gptSessionBenchmark runs a compiled TensorRT engine from C++, so
-                # its prefill has no eager per-MoE-layer launch cost.
-                engine = PerfModel(archs[model_id], get_gpu(sku), backend, weight_dtype=None if dtype == "checkpoint" else dtype, params=model.params.replace(moe_prefill_layer_overhead_us=0.0))
+                # its prefill has no eager MoE launch cost.
+                engine = PerfModel(archs[model_id], get_gpu(sku), backend, weight_dtype=None if dtype == "checkpoint" else dtype, params=model.params.replace(moe_prefill_expert_overhead_us=0.0))
                 ttft_ms = np.where(static, engine.prefill_ms(decode_layout, isl, batch=concurrency), ttft_ms)
                 itl_ms = np.where(static, model.decode_step_ms(decode_layout, concurrency, isl + osl / 2.0), itl_ms)
             fits = model.memory(decode_layout).fits

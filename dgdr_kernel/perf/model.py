@@ -74,14 +74,19 @@ class PerfModel:
         self.gpu = gpu
         self.backend = backend
         self.dtypes = _resolve_dtypes(arch, gpu, backend, weight_dtype, kv_dtype)
+        if params is not None:
+            # Explicit parameters (a fit in progress, a what-if) never read
+            # hwdata/calibrated, so a stale file there cannot stop a refit.
+            self.params, self.provenance, self.fit_record, self.fitted_kinds = params, "calibrated", {}, set()
+            return
         loaded, provenance, fit = load_params(gpu.sku, backend)
         self.fitted_kinds = _fitted_model_kinds(fit)
-        if params is None and provenance == "calibrated" and self.fitted_kinds and _kind(arch) not in self.fitted_kinds:
+        if provenance == "calibrated" and self.fitted_kinds and _kind(arch) not in self.fitted_kinds:
             # Efficiencies fitted on grouped MoE GEMMs do not describe dense GEMMs,
             # nor the reverse, so a model of the other kind gets the defaults.
             loaded, provenance = default_params(backend), "modelled"
-        self.params = params or loaded
-        self.provenance = "calibrated" if params is not None or provenance == "calibrated" else "modelled"
+        self.params = loaded
+        self.provenance = provenance
         self.fit_record = fit
 
     def calibration_caveat(self) -> str | None:
@@ -186,9 +191,10 @@ class PerfModel:
         """Return the time of one forward step of `shape` (tokens per attention DP rank)."""
         priced, invalid = self._price(layout, shape)
         total = step_time_ms(priced, self.arch.num_layers, self.params) + np.zeros(len(layout))
-        # A step with a prompt chunk also pays the eager MoE launch cost (see PerfParams).
+        # A step with a prompt chunk also pays the eager MoE cost (see PerfParams).
         prefills = np.asarray(shape.prefill_seqs, dtype=float) * np.asarray(shape.prefill_tokens, dtype=float) > 0
-        total = total + np.where(prefills, self.arch.moe_layer_count * self.params.moe_prefill_layer_overhead_us / 1e3, 0.0)
+        expert_layers = self.arch.moe_layer_count * (self.arch.num_experts or 0)
+        total = total + np.where(prefills, expert_layers * self.params.moe_prefill_expert_overhead_us / 1e3, 0.0)
         return np.where(invalid, np.nan, total)
 
     def prefill_ms(self, layout: Layout, isl, batch=1) -> np.ndarray:

@@ -45,14 +45,20 @@ class PerfParams:
     and each waits for half of the prefill groups ahead of it. The benchmark's
     mean TTFT includes that wave. With m waves in a run the share is about 1 / m.
     """
-    moe_prefill_layer_overhead_us: float = 0.0
-    """Fixed time per MoE layer in a step that prefills, on top of `layer_overhead_us`.
+    moe_prefill_expert_overhead_us: float = 0.0
+    """Fixed time per expert of the model and per MoE layer in a step that prefills.
 
     Steps with a prompt chunk run mostly without CUDA graphs, so the host
-    launches each MoE layer's routing, token permutation and expert kernels
-    one by one. Expert-parallel dispatch also waits for the token counts.
-    Decode steps replay CUDA graphs and do not pay it. Dense models never do.
-    0 (the default) where no MoE rows were fitted.
+    launches each MoE layer's routing, token sorting and expert kernels one
+    by one, and a prompt routes tokens to every expert. Expert-parallel
+    dispatch also waits for the token counts. Decode steps replay CUDA
+    graphs and do not pay it. Dense models never do. The cost is taken to
+    grow with the model's expert count (DeepSeek-R1: 58 MoE layers x 256
+    experts; gpt-oss-120b: 36 x 128). That is an empirical choice: on H200
+    with TensorRT-LLM, the one SKU and backend with closed-loop rows of two
+    MoE models, it predicts each model from the other far better than a
+    cost per layer does. Which kernels or host work make up the cost is not
+    established. 0 (the default) where no MoE rows were fitted.
     """
     expert_overhead_us: float = 0.0
     """Fixed time per expert a step runs on one GPU, per MoE layer.
