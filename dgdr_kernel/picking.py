@@ -29,7 +29,13 @@ import numpy as np
 import pandas as pd
 
 from dgdr_kernel.rate_matching import DECODE_DEGRADATION, PREFILL_DEGRADATION
-from dgdr_kernel.replicas import cluster_tokens_per_s_per_gpu, default_replicas, load_match_replicas
+from dgdr_kernel.replicas import (
+    LOAD_POINT_COLUMNS,
+    cluster_tokens_per_s_per_gpu,
+    default_replicas,
+    load_match_replicas,
+    operating_point,
+)
 from dgdr_kernel.request import PickingMode
 from dgdr_kernel.selection import EngineLayout, Pick, Selection
 from dgdr_kernel.sla_check import sla_miss_ratio, sla_reject_reasons
@@ -53,7 +59,8 @@ def ranking_keys(picking_mode: str, *, e2e: bool, sla_met: bool, capped: bool = 
 
     `capped` is load_match when no row serves the whole load within the budget.
     The mode's own keys come first, then tokens/s/user (request latency in
-    e2eLatency mode), then TTFT, then total GPUs.
+    e2eLatency mode), then TTFT, then total GPUs; load_match ends with the
+    share of capacity the target uses (less first).
     """
     secondary = ("request_latency_ms", True) if e2e else ("tokens_per_s_per_user", False)
     if picking_mode == PickingMode.LOAD_MATCH.value and not capped:
@@ -65,6 +72,10 @@ def ranking_keys(picking_mode: str, *, e2e: bool, sla_met: bool, capped: bool = 
     if not sla_met:
         primary = [("sla_miss", True), *primary]
     keys = [*primary, secondary, ("ttft_ms", True), ("total_gpus", True)]
+    if picking_mode == PickingMode.LOAD_MATCH.value and not capped:
+        # Rows of one layout sized to the same units predict the same figures
+        # at the target; the one with more capacity left over comes first.
+        keys.append(("load_used_pct", True))
     return list(dict.fromkeys(keys))
 
 
@@ -74,13 +85,18 @@ def _sort_ranked(frame: pd.DataFrame, keys: list[tuple[str, bool]]) -> pd.DataFr
     return frame.sort_values(columns, ascending=ascending, kind="stable", key=lambda column: column.round(_TIE_DECIMALS))
 
 
-def pick(request, candidates: pd.DataFrame, top_n: int = 5) -> Selection:
+def pick(request, candidates: pd.DataFrame, top_n: int = 5, *, load_point=None) -> Selection:
     """Pick the serving configuration for `request` from the candidate table.
 
     Returns a `Selection` whose `candidates` is a copy of the table with
     `replicas`, `total_gpus`, `tokens_per_s_per_gpu_cluster`, `meets_sla` and
     `reject_reason` filled in. An empty or all-NaN table raises nothing:
     `chosen` is None and a warning gives the rejected counts.
+
+    In load_match mode the picks report their metrics at the target load,
+    predicted by `load_point(request, rows, replicas)` (default
+    `replicas.operating_point`, the performance model); the candidate table
+    keeps the capacity figures the sizing used.
     """
     # A hand-made or empty table may lack columns; they read as missing values.
     missing = [column for column in CANDIDATE_COLUMNS if column not in candidates.columns]
@@ -99,7 +115,7 @@ def pick(request, candidates: pd.DataFrame, top_n: int = 5) -> Selection:
     if request.picking_mode == PickingMode.AUTOSCALE:
         ranked, sla_met = _rank_autoscale(request, table, usable, sla_reasons, warnings)
     elif request.picking_mode == PickingMode.LOAD_MATCH:
-        ranked, sla_met = _rank_load_match(request, table, usable, sla_reasons, warnings)
+        ranked, sla_met = _rank_load_match(request, table, usable, sla_reasons, warnings, load_point or operating_point)
     else:
         ranked, sla_met = _rank_default(request, table, usable, sla_reasons)
 
@@ -162,6 +178,7 @@ _KEY_LABELS = {
     "request_latency_ms": "request latency",
     "ttft_ms": "TTFT",
     "total_gpus": "GPU count",
+    "load_used_pct": "share of capacity used",
 }
 
 
@@ -182,6 +199,8 @@ def _describe_difference(column: str, mine: float, theirs: float) -> str:
         delta = mine - theirs
         text = f"{delta:.0f} ms" if delta >= 1 else f"{delta:.2f} ms"
         return f"{text} higher TTFT" if column == "ttft_ms" else f"{text} longer request latency"
+    if column == "load_used_pct":
+        return f"less headroom ({mine:.0f}% of its capacity used, against {theirs:.0f}%)"
     if column == "total_gpus":
         return f"{mine - theirs:.0f} more GPUs ({mine:.0f} against {theirs:.0f})"
     loss = 100.0 * (1.0 - mine / theirs) if theirs else 100.0
@@ -236,7 +255,15 @@ def _rank_default(request, table, usable, sla_reasons) -> tuple[pd.DataFrame, bo
     return _sort_ranked(table[pool], keys), sla_met
 
 
-def _rank_load_match(request, table, usable, sla_reasons, warnings) -> tuple[pd.DataFrame, bool]:
+def _rank_load_match(request, table, usable, sla_reasons, warnings, load_point) -> tuple[pd.DataFrame, bool]:
+    """Size each row by its capacity, then rank the rows by their predictions at the target load.
+
+    Sizing follows the upstream rule: `ceil(target / capacity)` units, where
+    capacity is the row's own requests/s or concurrency, which must meet the
+    SLA. Each unit then gets its share of the target and `load_point` predicts
+    it there; ranking, the SLA check and the pick use those figures, and the
+    capacity figures are kept in `capacity_requests_per_s` and `capacity_concurrency`.
+    """
     budget = request.total_gpus
     gpus = table["gpus_per_unit"].to_numpy(dtype=float)
     gpus = np.where(np.isfinite(gpus), gpus, budget + 1).astype(np.int64)
@@ -253,34 +280,68 @@ def _rank_load_match(request, table, usable, sla_reasons, warnings) -> tuple[pd.
     pool, sla_met = _sla_pool(table, usable, sla_reasons)
     within = pool & (needed * gpus <= budget)
     capped = not within.any()
-    keys = ranking_keys(PickingMode.LOAD_MATCH.value, e2e=request.sla.is_e2e, sla_met=sla_met, capped=capped)
     if not capped:
         table.loc[pool & ~within, "reject_reason"] = "over budget"
         table["replicas"] = needed
         table["load_served_pct"] = 100.0
-        table["tokens_per_s_per_gpu_cluster"] = table["tokens_per_s_per_gpu"]
         pool = within
     else:
         # No configuration serves the whole load within the budget: deploy as
         # many units as fit and rank by how much of the load they serve.
         table["replicas"] = capped_replicas
         table["load_served_pct"] = served_pct
-        table["tokens_per_s_per_gpu_cluster"] = cluster_tokens_per_s_per_gpu(
-            table["tokens_per_s_per_gpu"].to_numpy(dtype=float), gpus, budget
-        )
     table["total_gpus"] = table["replicas"] * table["gpus_per_unit"]
+    table["tokens_per_s_per_gpu_cluster"] = cluster_tokens_per_s_per_gpu(
+        table["tokens_per_s_per_gpu"].to_numpy(dtype=float), gpus, budget
+    )
 
-    if capped and pool.any():
-        best = _sort_ranked(table[pool], keys).iloc[0]
+    ranked = table[pool].copy()
+    ranked["capacity_requests_per_s"] = ranked["requests_per_s"]
+    ranked["capacity_concurrency"] = ranked["concurrency"]
+    if not ranked.empty:
+        at_target = load_point(request, ranked, ranked["replicas"].to_numpy())
+        for column in LOAD_POINT_COLUMNS:
+            ranked[column] = at_target[column].to_numpy(dtype=float)
+        ranked["request_latency_ms"] = ranked["ttft_ms"] + ranked["itl_ms"] * (request.osl - 1)
+        ranked["tokens_per_s_per_user"] = 1000.0 / ranked["itl_ms"]
+        # Cluster throughput: what the deployed units produce at the target, per GPU of the budget.
+        ranked["tokens_per_s_per_gpu_cluster"] = ranked["tokens_per_s_per_gpu"] * ranked["total_gpus"] / budget
+        capacity = ranked["capacity_requests_per_s" if request.request_rate is not None else "capacity_concurrency"]
+        target = request.request_rate if request.request_rate is not None else request.concurrency
+        ranked["load_used_pct"] = 100.0 * target / (ranked["replicas"] * capacity)
+        ranked = _check_sla_at_target(request, table, ranked, sla_met)
+
+    keys = ranking_keys(PickingMode.LOAD_MATCH.value, e2e=request.sla.is_e2e, sla_met=sla_met, capped=capped)
+    ranked = _sort_ranked(ranked, keys)
+    if capped and not ranked.empty:
+        best = ranked.iloc[0]
         target = _format_load(request)
         warnings.append(
             f"no configuration serves {target} within {budget} GPUs (hardware.totalGpus). "
             f"The pick needs {int(best['gpus_needed'])} GPUs for the full load and serves "
             f"{best['load_served_pct']:.0f}% of it. Raise totalGpus or lower the load."
         )
-
-    ranked = _sort_ranked(table[pool], keys)
     return ranked.drop(columns="gpus_needed"), sla_met
+
+
+def _check_sla_at_target(request, table: pd.DataFrame, ranked: pd.DataFrame, sla_met: bool) -> pd.DataFrame:
+    """Check the SLA on the at-target predictions too; drop the rows that miss it there when others meet it.
+
+    A row is eligible when it meets the SLA at capacity (its sizing) and at
+    the target load (what the pick reports). Non-finite predictions are dropped.
+    """
+    finite = np.isfinite(ranked[_METRICS].to_numpy(dtype=float)).all(axis=1)
+    table.loc[ranked.index[~finite], "reject_reason"] = "non-finite prediction at the target load"
+    ranked = ranked[finite]
+    reasons = sla_reject_reasons(ranked, request.sla, request.osl)
+    ranked = ranked.assign(sla_miss=sla_miss_ratio(ranked, request.sla))
+    if not sla_met:
+        ranked["meets_sla"] = False
+        return ranked
+    misses = reasons != ""
+    table.loc[ranked.index[misses], "reject_reason"] = [f"{reason} at the target load" for reason in reasons[misses]]
+    table.loc[ranked.index[misses], "meets_sla"] = False
+    return ranked[~misses]
 
 
 def _rank_autoscale(request, table, usable, sla_reasons, warnings) -> tuple[pd.DataFrame, bool]:
@@ -395,11 +456,25 @@ def _build_pick(request, row: pd.Series, sla_met: bool) -> Pick:
         meets_sla=meets,
         provenance=str(row["provenance"]),
         load_served_pct=float(load_served) if pd.notna(load_served) else 100.0,
+        **_load_fields(request, row, replicas),
         kv_capacity_tokens=_int_or_zero(row.get("kv_capacity_tokens")),
         weights_gib_per_gpu=_float_or_zero(row.get("weights_gib_per_gpu")),
         kv_cache_gib_per_gpu=_float_or_zero(row.get("kv_cache_gib_per_gpu")),
         reserve_gib_per_gpu=_float_or_zero(row.get("reserve_gib_per_gpu")),
         notes=notes,
+    )
+
+
+def _load_fields(request, row: pd.Series, replicas: int) -> dict:
+    """Return the target load and the capacity of the deployed units (load_match rows only)."""
+    capacity_rps = row.get("capacity_requests_per_s")
+    if request.picking_mode != PickingMode.LOAD_MATCH or capacity_rps is None or pd.isna(capacity_rps):
+        return {}
+    return dict(
+        target_requests_per_s=request.request_rate,
+        target_concurrency=request.concurrency,
+        capacity_requests_per_s=replicas * float(capacity_rps),
+        capacity_concurrency=replicas * float(row["capacity_concurrency"]),
     )
 
 

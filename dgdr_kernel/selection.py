@@ -66,11 +66,26 @@ class Pick:
     meets_sla: bool
     provenance: str  # "calibrated" or "modelled"
     load_served_pct: float = 100.0
+    # load_match only: the target load and what the same replicas hold at
+    # capacity. The metrics above are then predicted at the target load.
+    target_requests_per_s: float | None = None
+    target_concurrency: float | None = None
+    capacity_requests_per_s: float | None = None
+    capacity_concurrency: float | None = None
     kv_capacity_tokens: int = 0  # per decode (or agg) worker
     weights_gib_per_gpu: float = 0.0
     kv_cache_gib_per_gpu: float = 0.0
     reserve_gib_per_gpu: float = 0.0
     notes: tuple[str, ...] = ()
+
+    @property
+    def load_used_pct(self) -> float | None:
+        """Return the share of capacity the target load uses (load_match), else None."""
+        if self.target_requests_per_s is not None and self.capacity_requests_per_s:
+            return 100.0 * self.target_requests_per_s / self.capacity_requests_per_s
+        if self.target_concurrency is not None and self.capacity_concurrency:
+            return 100.0 * self.target_concurrency / self.capacity_concurrency
+        return None
 
     @property
     def workers(self) -> tuple[EngineLayout, ...]:

@@ -26,12 +26,12 @@ def _cell(page: str, row: str, label: str) -> str:
 
 
 ENTRIES = [
-    {"request": "fitted", "pick": "agg trtllm 2x tp4", "total_gpus": 8, "meets_sla": True,
+    {"request": "fitted", "pick": "agg trtllm 2x tp4", "gpus_used": 8, "gpu_budget": 8, "meets_sla": True,
      "provenance": "calibrated", "warnings": [], "report": "fitted/report.html"},
-    {"request": "defaults", "pick": "agg sglang 2x tp4", "total_gpus": 8, "meets_sla": True,
+    {"request": "defaults", "pick": "agg sglang 2x tp4", "gpus_used": 8, "gpu_budget": 8, "meets_sla": True,
      "provenance": "modelled", "report": "defaults/report.html",
      "warnings": ["no measured data for a100_sxm/sglang: predictions use physical defaults", "a <second> warning"]},
-    {"request": "older", "pick": "agg vllm 1x tp8", "total_gpus": 8, "meets_sla": True, "warnings": [],
+    {"request": "older", "pick": "agg vllm 1x tp8", "gpus_used": 8, "gpu_budget": 8, "meets_sla": True, "warnings": [],
      "report": "older/report.html"},
     {"request": "broken", "error": "no DGD can be generated"},
 ]  # fmt: skip

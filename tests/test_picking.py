@@ -16,6 +16,7 @@ import pytest
 from dgdr_kernel.hardware import ResolvedHardware, get_gpu
 from dgdr_kernel.modelarch import resolve_model
 from dgdr_kernel.picking import explain_rank, pick
+from dgdr_kernel.replicas import LOAD_POINT_COLUMNS
 from dgdr_kernel.request import PickingMode, ResolvedRequest, SlaTargets
 from dgdr_kernel.sla_check import e2e_sla_pairs, sla_reject_reasons
 from dgdr_kernel.sweep import CANDIDATE_COLUMNS
@@ -67,6 +68,16 @@ def disagg_row(p_tp, x, d_tp, y, tokens_per_s_per_gpu, ttft_ms=100.0, itl_ms=8.0
 
 def table(*rows):
     return pd.DataFrame(list(rows)).reindex(columns=CANDIDATE_COLUMNS)
+
+
+def at_capacity(request, rows, replicas):
+    """Load point for hand-made rows: every unit reports its own (capacity) figures.
+
+    The hand-made metrics come from no model, so the load_match tests below
+    check sizing and ranking on them. tests/test_load_match.py checks the
+    predictions at the target load with the real performance model.
+    """
+    return rows[list(LOAD_POINT_COLUMNS)]
 
 
 def test_default_mode_prefers_units_dividing_budget():
@@ -127,7 +138,7 @@ def test_load_match_fewest_gpus_for_rate():
         agg_row(2, 1100.0, requests_per_s=8.0),
         agg_row(1, 900.0, requests_per_s=1.5, d_batch=4),
     )
-    selection = pick(make_request(mode=PickingMode.LOAD_MATCH, rate=10.0), candidates)
+    selection = pick(make_request(mode=PickingMode.LOAD_MATCH, rate=10.0), candidates, load_point=at_capacity)
 
     assert selection.chosen.agg.tp == 2
     assert selection.chosen.agg.workers == 2
@@ -140,7 +151,7 @@ def test_load_match_fewest_gpus_for_rate():
 def test_load_match_by_concurrency():
     # 100 concurrent requests, 16 per tp1 unit: ceil(100/16) = 7 units.
     candidates = table(agg_row(1, 1000.0, concurrency=16))
-    selection = pick(make_request(mode=PickingMode.LOAD_MATCH, concurrency=100.0), candidates)
+    selection = pick(make_request(mode=PickingMode.LOAD_MATCH, concurrency=100.0), candidates, load_point=at_capacity)
 
     assert selection.chosen.agg.workers == 7
     assert selection.chosen.concurrency == 7 * 16
@@ -151,7 +162,7 @@ def test_load_match_capped_reports_share_served():
     # tp2 at 8 req/s needs 13 units, gets 4: 4/13 served; its cluster throughput
     # 1100 * 4 * 2 / 8 = 1100 beats 1000 * 8 / 8 = 1000.
     candidates = table(agg_row(1, 1000.0, requests_per_s=3.0), agg_row(2, 1100.0, requests_per_s=8.0))
-    selection = pick(make_request(mode=PickingMode.LOAD_MATCH, rate=100.0), candidates)
+    selection = pick(make_request(mode=PickingMode.LOAD_MATCH, rate=100.0), candidates, load_point=at_capacity)
 
     assert selection.chosen.agg.tp == 2
     assert selection.chosen.total_gpus == 8
@@ -266,7 +277,7 @@ def test_load_match_tie_goes_to_lower_ttft():
         agg_row(4, 1100.0, requests_per_s=10.0, ttft_ms=150.0),
     )
     request = make_request(mode=PickingMode.LOAD_MATCH, rate=10.0)
-    selection = pick(request, candidates)
+    selection = pick(request, candidates, load_point=at_capacity)
 
     assert [p.ttft_ms for p in selection.top] == [150.0, 180.0]
     assert [p.total_gpus for p in selection.top] == [4, 4]
@@ -417,9 +428,10 @@ def test_summary_lists_picks_and_rejections():
 
     assert "SLA TTFT <= 200 ms, ITL <= 10 ms (on means)" in lines[0]
     assert lines[2].split() == [
-        "rank", "configuration", "GPUs", "TTFT", "ms", "ITL", "ms", "tok/s/GPU", "tok/s/user", "SLA", "provenance",
+        "rank", "configuration", "GPUs", "TTFT", "ms", "ITL", "ms", "D", "batch", "tok/s/GPU", "tok/s/user", "SLA", "provenance",
     ]  # fmt: skip
-    assert lines[4].split() == ["1", "agg", "vllm", "8x", "tp1", "8", "100", "8.0", "1,000", "125.0", "met", "modelled"]
+    # agg_row runs each worker at batch 8, so D batch (requests per decode worker) is 8.0.
+    assert lines[4].split() == ["1", "agg", "vllm", "8x", "tp1", "8", "100", "8.0", "8.0", "1,000", "125.0", "met", "modelled"]
     assert lines[5].split()[:7] == ["2", "disagg", "vllm", "2P(tp1)", "+", "4D(tp1)", "6"]
     assert "candidates: 3 evaluated, 2 eligible" in text
     assert "  rejected, misses TTFT: 1" in lines

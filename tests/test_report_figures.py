@@ -271,7 +271,7 @@ def test_figure_display_bundle(candidates):
 def test_index_lists_failures(tmp_path):
     entries = [
         {"request": "ok-run", "model": "Qwen/Qwen3-32B", "gpu_sku": "h200_sxm", "pick": "agg vllm 2x tp4",
-         "total_gpus": 8, "ttft_ms": 812.34, "itl_ms": 21.456, "tokens_per_s_per_gpu": 1234.5,
+         "gpus_used": 6, "gpu_budget": 16, "ttft_ms": 812.34, "itl_ms": 21.456, "tokens_per_s_per_gpu": 1234.5,
          "meets_sla": True, "report": "ok-run/report.html"},
         {"request": "bad-run", "error": "invalid DGDR: hardware.gpuSku <x>"},
     ]  # fmt: skip
@@ -282,14 +282,17 @@ def test_index_lists_failures(tmp_path):
         assert number in page
     assert "failed: invalid DGDR: hardware.gpuSku &lt;x&gt;" in page
     assert "1 succeeded, 1 failed" in page
+    # GPUs used and the budget are separate columns, in that order.
+    assert "<th>GPUs used</th><th>GPU budget</th>" in page
+    assert '<td class="number">6</td><td class="number">16</td>' in page
 
 
 
 def test_index_pick_on_one_line_and_sla_miss_marked(tmp_path):
     entries = [
-        {"request": "met", "pick": "disagg vllm 4P(tp1) + 1D(tp4)", "total_gpus": 8, "meets_sla": True,
+        {"request": "met", "pick": "disagg vllm 4P(tp1) + 1D(tp4)", "gpus_used": 8, "gpu_budget": 8, "meets_sla": True,
          "report": "met/report.html"},
-        {"request": "missed", "pick": "agg sglang 1x tp8", "total_gpus": 8, "meets_sla": False,
+        {"request": "missed", "pick": "agg sglang 1x tp8", "gpus_used": 8, "gpu_budget": 8, "meets_sla": False,
          "report": "missed/report.html"},
         {"request": "broken", "error": "no DGD can be generated"},
     ]  # fmt: skip

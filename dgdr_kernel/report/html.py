@@ -165,7 +165,8 @@ _INDEX_COLUMNS = (
     ("model", "model"),
     ("GPU SKU", "gpu_sku"),
     ("pick", "pick"),
-    ("GPUs", "total_gpus"),
+    ("GPUs used", "gpus_used"),
+    ("GPU budget", "gpu_budget"),
     ("mean TTFT (ms)", "ttft_ms"),
     ("mean ITL (ms)", "itl_ms"),
     ("tokens/s/GPU", "tokens_per_s_per_gpu"),
@@ -199,7 +200,7 @@ def _format_cell(key: str, value) -> tuple[str, bool]:
         return f"{float(value):,.2f}", True
     if key in ("tokens_per_s_per_gpu",):
         return f"{float(value):,.1f}", True
-    if key == "total_gpus":
+    if key in ("gpus_used", "gpu_budget"):
         return str(int(value)), True
     if key == "meets_sla":
         return ("yes" if value else "no"), False

@@ -10,7 +10,7 @@ from typing import Any
 
 from dgdr_kernel.selection import Pick
 
-__all__ = ["SUMMARY_FILE", "describe_pick_short", "describe_plan_markdown", "read_summary", "summarize_result", "write_summary"]
+__all__ = ["SUMMARY_FILE", "describe_load", "describe_pick_short", "describe_plan_markdown", "read_summary", "summarize_result", "write_summary"]
 
 SUMMARY_FILE = "report_summary.json"
 
@@ -27,12 +27,33 @@ def describe_pick_short(pick: Pick | None) -> str:
     return f"disagg {pick.backend} {prefill.workers}P({prefill.parallel}) + {decode.workers}D({decode.parallel})"
 
 
-def _finite(value: float) -> float | None:
+def describe_load(pick: Pick | None) -> str:
+    """Return the target load against the pick's capacity, e.g. `target 64 concurrent requests; capacity 80 (80% used)`.
+
+    Empty outside load_match mode. The pick's metrics are predicted at the target.
+    """
+    if pick is None or pick.load_used_pct is None:
+        return ""
+    if pick.target_requests_per_s is not None:
+        target, capacity = pick.target_requests_per_s, pick.capacity_requests_per_s
+        text = f"target {target:g} requests/s; capacity {capacity:.2f} requests/s"
+    else:
+        target, capacity = pick.target_concurrency, pick.capacity_concurrency
+        text = f"target {target:g} concurrent requests; capacity {capacity:g}"
+    return f"{text} ({pick.load_used_pct:.0f}% used); metrics predicted at the target load"
+
+
+def _finite(value: float | None) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None
 
 
 def summarize_result(result, *, name: str | None = None) -> dict[str, Any]:
-    """Return the index row of a `ProfileResult`: request, pick and its predicted means."""
+    """Return the index row of a `ProfileResult`: request, pick and its predicted means.
+
+    `gpus_used` is what the pick deploys and `gpu_budget` is
+    `hardware.totalGpus`. In load_match mode the means are predicted at the
+    target load, and the capacity fields give what the same replicas hold.
+    """
     request = result.request
     pick = result.selection.chosen
     summary: dict[str, Any] = {
@@ -41,7 +62,14 @@ def summarize_result(result, *, name: str | None = None) -> dict[str, Any]:
         "gpu_sku": request.hardware.gpu.sku,
         "picking_mode": result.selection.picking_mode,
         "pick": describe_pick_short(pick),
-        "total_gpus": None,
+        "gpus_used": None,
+        "gpu_budget": int(request.total_gpus),
+        "target_requests_per_s": request.request_rate,
+        "target_concurrency": request.concurrency,
+        "capacity_requests_per_s": None,
+        "capacity_concurrency": None,
+        "load_used_pct": None,
+        "load": describe_load(pick),
         "ttft_ms": None,
         "itl_ms": None,
         "tokens_per_s_per_gpu": None,
@@ -51,7 +79,10 @@ def summarize_result(result, *, name: str | None = None) -> dict[str, Any]:
     }
     if pick is not None:
         summary.update(
-            total_gpus=int(pick.total_gpus),
+            gpus_used=int(pick.total_gpus),
+            capacity_requests_per_s=_finite(pick.capacity_requests_per_s),
+            capacity_concurrency=_finite(pick.capacity_concurrency),
+            load_used_pct=_finite(pick.load_used_pct),
             ttft_ms=_finite(pick.ttft_ms),
             itl_ms=_finite(pick.itl_ms),
             tokens_per_s_per_gpu=_finite(pick.tokens_per_s_per_gpu),
@@ -87,14 +118,17 @@ def describe_plan_markdown(request, selection) -> str:
         f"**Pick: {describe_pick_short(pick)}**, {pick.total_gpus} of {request.total_gpus} GPUs "
         f"({request.hardware.gpu.sku}), picking mode `{selection.picking_mode}`.",
         "",
+        f"- SLA met on predicted means: {'yes' if pick.meets_sla else 'no'}; provenance: {pick.provenance}",
         f"- mean TTFT {pick.ttft_ms:.1f} ms" + (f" (SLA {sla.ttft_ms:g} ms)" if sla.ttft_ms is not None else ""),
         f"- mean ITL {pick.itl_ms:.2f} ms" + (f" (SLA {sla.itl_ms:g} ms)" if sla.itl_ms is not None else ""),
         f"- mean request latency {pick.request_latency_ms / 1000.0:.2f} s"
         + (f" (SLA {sla.e2e_latency_ms / 1000.0:g} s)" if sla.e2e_latency_ms is not None else ""),
         f"- {pick.tokens_per_s_per_gpu:.1f} tokens/s/GPU, {pick.tokens_per_s_per_user:.1f} tokens/s/user, "
-        f"{pick.requests_per_s:.2f} requests/s, {pick.concurrency:g} requests in flight",
-        f"- SLA met on predicted means: {'yes' if pick.meets_sla else 'no'}; provenance: {pick.provenance}",
+        f"{pick.requests_per_s:.2f} requests/s, {pick.concurrency:.4g} requests in flight",
     ]
+    load_line = describe_load(pick)
+    if load_line:
+        lines.insert(3, f"- {load_line}")
     if pick.load_served_pct < 100.0:
         lines.append(f"- serves {pick.load_served_pct:.0f}% of the target load within the GPU budget")
     lines += [f"- note: {note}" for note in pick.notes]
