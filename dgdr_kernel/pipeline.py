@@ -190,5 +190,6 @@ def profile(
         selected_config=rendered.dgd,
         pareto_rows=_pareto_rows(front),
     )
-    report(ProfilingPhase.DONE.value, f"picked {selection.chosen.mode} {selection.chosen.backend} on {selection.chosen.total_gpus} GPUs")
+    gpus = selection.chosen.total_gpus
+    report(ProfilingPhase.DONE.value, f"picked {selection.chosen.mode} {selection.chosen.backend} on {gpus} GPU{'' if gpus == 1 else 's'}")
     return ProfileResult(loaded_dgdr, request, selection, front, curves, rendered, dgdr_status, list(dict.fromkeys(warnings)))

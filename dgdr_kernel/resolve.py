@@ -47,11 +47,15 @@ def determine_picking_mode(spec: "DgdrSpec") -> PickingMode:
     return PickingMode.DEFAULT
 
 
-def build_sla_targets(sla: "SlaSpec") -> SlaTargets:
-    """Return the SLA targets in ms; in e2eLatency mode TTFT and ITL are None."""
+def build_sla_targets(sla: "SlaSpec", osl: int | None = None) -> SlaTargets:
+    """Return the SLA targets in ms; in e2eLatency mode TTFT and ITL are None.
+
+    With one output token (`osl` 1) there is no inter-token latency, so the
+    ITL target is dropped (loading the DGDR warns about it).
+    """
     if sla.e2e_latency is not None:
         return SlaTargets(ttft_ms=None, itl_ms=None, e2e_latency_ms=sla.e2e_latency)
-    return SlaTargets(ttft_ms=sla.ttft, itl_ms=sla.itl)
+    return SlaTargets(ttft_ms=sla.ttft, itl_ms=sla.itl if osl is None or osl > 1 else None)
 
 
 # TensorRT-LLM builds CUDA kernels only; it has no AMD (ROCm) port.
@@ -182,7 +186,7 @@ def build_resolved_request(dgdr: "LoadedDgdr", **hardware_options) -> ResolvedRe
         arch=arch,
         backends=backends,
         picking_mode=picking_mode,
-        sla=build_sla_targets(spec.sla),
+        sla=build_sla_targets(spec.sla, spec.workload.osl),
         isl=spec.workload.isl,
         osl=spec.workload.osl,
         request_rate=request_rate,

@@ -333,6 +333,16 @@ def find_rule_problems(spec: Mapping) -> tuple[list[SpecProblem], list[str]]:
         )
 
     sla = section("sla")
+    osl = workload.get("osl")
+    if type(osl) is int and osl == 1 and sla.get("e2eLatency") is None:
+        # The DGDR type allows osl 1 (int32, no minimum); such a request has a first token and nothing after it.
+        itl = sla.get("itl")
+        itl_text = "30 ms, the default" if itl is None else f"{itl} ms"
+        warnings.append(
+            f"workload.osl is 1, so a request has no inter-token latency: the ITL target (sla.itl: {itl_text}) "
+            "is ignored, no candidate is rejected for ITL and ITL is shown as n/a"
+        )
+
     if sla.get("e2eLatency") is not None:
         explicit = [name for name in ("ttft", "itl") if sla.get(name) is not None]
         if explicit:

@@ -9,12 +9,14 @@ from dgdr_kernel.selection import Pick, Selection
 
 __all__ = ["describe_configuration", "format_selection"]
 
+# "D batch" is the mean number of requests in flight per decode worker (D as in
+# `1D(tp4)`, or per worker for agg). That is the decode batch at the predicted operating point.
 _HEADERS = (
-    "rank", "configuration", "GPUs", "TTFT ms", "ITL ms", "tok/s/GPU", "tok/s/user", "SLA", "provenance",
+    "rank", "configuration", "GPUs", "TTFT ms", "ITL ms", "D batch", "tok/s/GPU", "tok/s/user", "SLA", "provenance",
 )  # fmt: skip
 
 # Text columns align left, numbers right.
-_LEFT_ALIGNED = {1, 7, 8}
+_LEFT_ALIGNED = {1, 8, 9}
 
 
 def format_selection(selection: Selection, request, *, warnings: Iterable[str] = ()) -> str:
@@ -33,10 +35,11 @@ def format_selection(selection: Selection, request, *, warnings: Iterable[str] =
     if not selection.top:
         lines.append("no feasible configuration")
     else:
-        rows = [_row(rank, pick_) for rank, pick_ in enumerate(selection.top, start=1)]
+        itl_applies = _itl_applies(request)
+        rows = [_row(rank, pick_, itl_applies=itl_applies) for rank, pick_ in enumerate(selection.top, start=1)]
         lines += _table(rows)
         if not selection.sla_met and selection.chosen is not None:
-            lines += ["", _sla_not_met_line(selection.chosen, request.sla)]
+            lines += ["", _sla_not_met_line(selection.chosen, request.sla, itl_applies=itl_applies)]
         notes = [(rank, note) for rank, p in enumerate(selection.top, start=1) for note in p.notes]
         if notes:
             lines += ["", "notes:"] + [f"  {rank}: {note}" for rank, note in notes]
@@ -75,7 +78,12 @@ def describe_configuration(pick_: Pick) -> str:
     return f"disagg {pick_.backend} {prefill.workers}P({prefill.parallel}) + {decode.workers}D({decode.parallel})"
 
 
-def _sla_not_met_line(chosen: Pick, sla) -> str:
+def _itl_applies(request) -> bool:
+    """Return whether the request has an inter-token latency; with OSL 1 it has none."""
+    return getattr(request, "osl", 2) > 1
+
+
+def _sla_not_met_line(chosen: Pick, sla, *, itl_applies: bool = True) -> str:
     """Say which targets the pick misses and the tightest targets it would meet."""
     if not math.isfinite(chosen.ttft_ms):
         return "SLA NOT CHECKED: the naive fallback predicts no latency, so nothing says whether the pick meets the SLA."
@@ -84,7 +92,9 @@ def _sla_not_met_line(chosen: Pick, sla) -> str:
     if sla.is_e2e:
         targets = [("e2eLatency", sla.e2e_latency_ms, chosen.request_latency_ms, 0)]
     else:
-        targets = [("TTFT", sla.ttft_ms, chosen.ttft_ms, 0), ("ITL", sla.itl_ms, chosen.itl_ms, 1)]
+        targets = [("TTFT", sla.ttft_ms, chosen.ttft_ms, 0)]
+        if itl_applies:
+            targets.append(("ITL", sla.itl_ms, chosen.itl_ms, 1))
     targets = [target for target in targets if target[1] is not None]
     requested = " and ".join(f"{name} <= {limit:g} ms" for name, limit, _, _ in targets)
     missed = [target for target in targets if target[2] > target[1]]
@@ -123,15 +133,28 @@ def _title(selection: Selection, request) -> str:
         parts = []
         if sla.ttft_ms is not None:
             parts.append(f"TTFT <= {sla.ttft_ms:g} ms")
-        if sla.itl_ms is not None:
+        if not _itl_applies(request):
+            parts.append("ITL not applicable at OSL 1")
+        elif sla.itl_ms is not None:
             parts.append(f"ITL <= {sla.itl_ms:g} ms")
         target = ", ".join(parts) or "no SLA"
-    backend = f", backend {selection.resolved_backend}" if selection.resolved_backend else ""
+    backend = _backend_clause(selection, request)
     return (
         f"{request.arch.model_id} on {request.total_gpus} x {request.gpu.sku}, ISL {request.isl}, "
         f"OSL {request.osl}; picking mode {selection.picking_mode}{_load_target(request)}{backend}; "
         f"SLA {target} (on means)"
     )
+
+
+def _backend_clause(selection: Selection, request) -> str:
+    """Return the backend as a title clause; with backend auto it names the winner, not the request."""
+    resolved = selection.resolved_backend
+    if not resolved:
+        return ""
+    dgdr = getattr(request, "dgdr", None)
+    if dgdr is not None and dgdr.spec.backend == "auto":
+        return f", backend auto (picked {resolved})"
+    return f", backend {resolved}"
 
 
 def _load_target(request) -> str:
@@ -145,12 +168,22 @@ def _load_target(request) -> str:
     return ""
 
 
-def _row(rank: int, pick_: Pick) -> tuple[str, ...]:
+def _row(rank: int, pick_: Pick, *, itl_applies: bool = True) -> tuple[str, ...]:
+    itl = _number(pick_.itl_ms, 1) if itl_applies else "n/a"
     return (
         str(rank), describe_configuration(pick_), str(pick_.total_gpus),
-        _number(pick_.ttft_ms, 0), _number(pick_.itl_ms, 1), _number(pick_.tokens_per_s_per_gpu, 0),
+        _number(pick_.ttft_ms, 0), itl, _decode_batch(pick_), _number(pick_.tokens_per_s_per_gpu, 0),
         _number(pick_.tokens_per_s_per_user, 1), "met" if pick_.meets_sla else "missed", pick_.provenance,
     )  # fmt: skip
+
+
+def _decode_batch(pick_: Pick) -> str:
+    """Return the mean requests in flight per decode worker (agg: per worker), one decimal below 10."""
+    decoder = pick_.agg if pick_.mode == "agg" else pick_.decode
+    if decoder is None or decoder.workers < 1 or not math.isfinite(pick_.concurrency):
+        return "n/a"
+    batch = pick_.concurrency / decoder.workers
+    return f"{batch:,.0f}" if batch >= 10 else f"{batch:.1f}"
 
 
 def _number(value: float, digits: int) -> str:

@@ -84,7 +84,7 @@ def test_index_links_and_numbers_match_reports(batch):
         assert html.escape(summary["pick"]) in row
         assert f"{summary['itl_ms']:,.2f}" in row
         assert f"{summary['tokens_per_s_per_gpu']:,.1f}" in row
-        assert f'<td class="number">{summary["total_gpus"]}</td>' in row
+        assert f'<td class="number">{summary["gpus_used"]}</td>' in row
 
 
 def test_batch_keeps_failed_notebook(batch):
@@ -306,3 +306,27 @@ def test_batch_logs_steps_without_terminal(tmp_path):
     assert completed.returncode == 1
     assert "dgdr batch:" not in completed.stderr
     assert "\ninfo: request invalid not run: invalid DGDR" in "\n" + completed.stderr
+
+
+def test_batch_prints_request_warnings(tmp_path):
+    # mixtral-thorough.yaml sets searchStrategy thorough, which this tool prices with the
+    # rapid model and warns about; qwen3-32b-h200.yaml has a backend-auto calibration caveat.
+    specs = [str(EXAMPLES / "mixtral-thorough.yaml"), str(GOOD_SPECS[0])]
+    completed = subprocess.run(
+        [sys.executable, "-m", "dgdr_kernel", "batch", *specs, "-o", str(tmp_path / "out"), "--no-progress"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout
+    lines = completed.stdout.splitlines()
+
+    thorough = [line for line in lines if line.startswith("warning: mixtral-8x7b: searchStrategy thorough")]
+    assert len(thorough) == 1, completed.stdout
+    assert any(line.startswith("warning: qwen3-32b: ") for line in lines), completed.stdout
+    # Every warning comes once, and before the final line.
+    warnings = [line for line in lines if line.startswith("warning: ")]
+    assert len(warnings) == len(set(warnings))
+    assert lines[-1].startswith("2 of 2 request(s) succeeded")

@@ -117,7 +117,7 @@ def test_executed_notebook_holds_pick(report_dir, expected_pick):
 def test_report_summary_matches_pick(report_dir, expected_pick):
     summary = json.loads((report_dir / "report_summary.json").read_text())
     assert summary["pick"] == describe_pick_short(expected_pick)
-    assert summary["total_gpus"] == expected_pick.total_gpus
+    assert summary["gpus_used"] == expected_pick.total_gpus
     assert summary["itl_ms"] == pytest.approx(expected_pick.itl_ms)
     assert summary["tokens_per_s_per_gpu"] == pytest.approx(expected_pick.tokens_per_s_per_gpu)
 
@@ -184,6 +184,46 @@ def test_report_prints_warnings(tmp_path, capfd):
     # ipykernel logs this on every start unless its log level is raised.
     assert "without encryption" not in err
     assert "IPKernelApp" not in err
+
+
+def _signals_sent_on_shutdown(manager_class) -> list:
+    """Start a real python3 kernel with `manager_class`, shut it down and return the signals sent to it."""
+    import asyncio
+
+    async def run() -> list:
+        manager = manager_class(kernel_name="python3")
+        await manager.start_kernel()
+        client = manager.client()
+        client.start_channels()
+        await client.wait_for_ready(timeout=60)
+        client.stop_channels()
+
+        sent = []
+        send_signal = manager._async_signal_kernel
+
+        async def record(signum):
+            sent.append(signum)
+            await send_signal(signum)
+
+        manager._async_signal_kernel = record
+        await manager.shutdown_kernel()
+        assert not await manager.is_alive()
+        return sent
+
+    return asyncio.run(run())
+
+
+def test_kernel_shutdown_sends_no_sigint():
+    # jupyter_client 8 sends SIGINT before every shutdown request; when it lands while
+    # ipykernel finishes a message, the kernel logs "KeyboardInterrupt caught in kernel."
+    import signal
+
+    from jupyter_client import AsyncKernelManager
+
+    from dgdr_kernel.report.run import _quiet_shutdown_kernel_manager
+
+    assert signal.SIGINT in _signals_sent_on_shutdown(AsyncKernelManager)
+    assert signal.SIGINT not in _signals_sent_on_shutdown(_quiet_shutdown_kernel_manager())
 
 
 def _install_held_kernel(root: Path, marker: Path) -> str:
@@ -379,7 +419,7 @@ def test_report_reads_stdin(tmp_path, monkeypatch, capfd):
     summary = json.loads((out / "report_summary.json").read_text())
     assert summary["request"] == load_dgdr(spec).name
     assert summary["pick"] == describe_pick_short(expected)
-    assert summary["total_gpus"] == expected.total_gpus
+    assert summary["gpus_used"] == expected.total_gpus
     notebook = nbformat.read(out / "capacity_planner.ipynb", as_version=4)
     assert notebook.metadata.papermill.parameters["dgdr_text"] == spec.read_text()
     assert "dgdr_path" not in notebook.metadata.papermill.parameters
@@ -499,3 +539,13 @@ def test_report_no_progress_logs_steps(tmp_path):
     assert "info: executing " in err
     assert f"info: exporting report.html for {SPEC.name}" in err
     assert (out / "report.html").is_file()
+
+
+def test_report_pick_line_names_budget(tmp_path, capsys):
+    # llama31-8b-l40s.yaml has totalGpus 1, so the pick runs on the one GPU of the budget.
+    assert main(["report", str(EXAMPLES / "llama31-8b-l40s.yaml"), "-o", str(tmp_path / "out")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    pick_line = next(line for line in lines if line.startswith("pick: "))
+    assert " on 1 of 1 GPUs, " in pick_line
+    # Picking mode default: no load target, so no load line.
+    assert not any(line.startswith("load: ") for line in lines)

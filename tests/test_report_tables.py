@@ -111,10 +111,13 @@ def test_cli_table_uses_report_labels():
     lines = format_selection(selection, _request()).splitlines()
 
     assert lines[2].split() == [
-        "rank", "configuration", "GPUs", "TTFT", "ms", "ITL", "ms", "tok/s/GPU", "tok/s/user", "SLA", "provenance",
+        "rank", "configuration", "GPUs", "TTFT", "ms", "ITL", "ms", "D", "batch", "tok/s/GPU", "tok/s/user", "SLA",
+        "provenance",
     ]  # fmt: skip
     assert lines[4].startswith("   1  disagg vllm 4P(tp1) + 1D(tp4)  ")
     assert lines[4].split()[-2:] == ["met", "calibrated"]
+    # 240 requests in flight (_disagg_pick) on the one decode worker.
+    assert lines[4].split()[-5] == "240"
     assert lines[5].startswith("   2  agg sglang 2x tp4  ")
     assert lines[5].split()[-2:] == ["met", "modelled"]
     assert "TP1" not in "\n".join(lines)
@@ -146,3 +149,48 @@ def test_compare_plans_carries_provenance_and_caveat():
     assert rows.loc["sglang", "provenance"] == "modelled"
     caveat = rows.loc["sglang", "calibration_caveat"]
     assert "h200_sxm/sglang parameters were fitted on MoE models only (deepseek-ai/DeepSeek-R1)" in caveat
+
+
+def test_request_table_spells_values_as_yaml():
+    from dgdr_kernel.report.tables import request_table
+    from dgdr_kernel.spec import load_dgdr
+
+    loaded = load_dgdr(
+        "model: Qwen/Qwen3-32B\nbackend: vllm\nautoApply: false\n"
+        "workload: {requestRate: 10}\nhardware: {gpuSku: h200_sxm, totalGpus: 8, numGpusPerNode: 8}\n"
+    )
+    values = request_table(loaded)["value"]
+
+    assert values["spec.autoApply"] == "false"
+    assert values["spec.workload.requestRate"] == "10"
+    assert values["spec.model"] == "Qwen/Qwen3-32B"
+    assert not any(value in ("True", "False", "None") for value in values)
+
+
+def test_format_yaml_value_cases():
+    from dgdr_kernel.report.tables import format_yaml_value
+
+    assert format_yaml_value(True) == "true"
+    assert format_yaml_value(None) == "null"
+    assert format_yaml_value(10.0) == "10"
+    assert format_yaml_value(2.5) == "2.5"
+    assert format_yaml_value([{"key": "gpu", "operator": "Exists"}]) == "[{key: gpu, operator: Exists}]"
+
+
+def test_hardware_table_labels_int8_in_tops():
+    from types import SimpleNamespace
+
+    from dgdr_kernel.hardware.catalog import load_catalog
+    from dgdr_kernel.report.tables import hardware_table
+
+    gpu = load_catalog()["h100_sxm"]
+    hardware = SimpleNamespace(
+        gpu=gpu, sources={}, vram_mib=gpu.vram_mib, num_gpus_per_node=8, total_gpus=8, interconnect="nvlink"
+    )
+    row = hardware_table(SimpleNamespace(hardware=hardware))["value"]["dense tensor-core peak per GPU by precision"]
+    parts = dict(part.split(" ", 1) for part in row.split(", "))
+
+    # Units follow the precision: integer ops for int8, floating point for the rest (hwdata/h100_sxm.yaml).
+    assert parts["int8"].endswith(" TOP/s")
+    assert all(text.endswith(" TFLOP/s") for precision, text in parts.items() if precision != "int8")
+    assert parts["int8"] == f"{gpu.dense_tflops['int8']:g} TOP/s"

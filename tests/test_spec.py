@@ -578,3 +578,25 @@ def test_number_fix_without_example_omits_it():
 
     assert problem_paths(error) == ["features.planner.max_gpu_budget"]
     assert error.problems[0].fix == "write a whole number without units"
+
+
+def test_osl_one_accepted_with_itl_warning():
+    # The DGDR types workload.osl as int32 with no minimum, so 1 is valid; one output token has no ITL.
+    loaded = load_dgdr("model: Qwen/Qwen3-32B\nworkload: {isl: 4000, osl: 1}\n")
+
+    assert loaded.spec.workload.osl == 1
+    notes = [note for note in loaded.warnings if note.startswith("workload.osl is 1")]
+    assert len(notes) == 1
+    assert "sla.itl: 30 ms, the default" in notes[0]
+    assert "ignored" in notes[0]
+
+
+def test_osl_one_with_e2e_has_no_itl_warning():
+    # In e2eLatency mode there is no ITL target to ignore.
+    loaded = load_dgdr("model: Qwen/Qwen3-32B\nworkload: {osl: 1}\nsla: {e2eLatency: 900}\n")
+    assert not any("workload.osl" in note for note in loaded.warnings)
+
+
+def test_osl_two_has_no_itl_warning():
+    loaded = load_dgdr("model: Qwen/Qwen3-32B\nworkload: {osl: 2}\n")
+    assert not any("workload.osl" in note for note in loaded.warnings)

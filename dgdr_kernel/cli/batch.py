@@ -215,6 +215,10 @@ def run_batch(args: argparse.Namespace) -> int:
         _remove_stale_requests(out_root, [name for name in previous_folders if name not in names])
     record_outputs(out_root, written=[INDEX_HTML], request_folders=names)
 
+    # The same warnings as `dgdr report` prints, once per request, so a batch is never silent about them.
+    for entry in ordered:
+        for warning in dict.fromkeys(entry.get("warnings") or []):
+            print(f"warning: {entry['request']}: {warning}", file=sys.stderr)
     failed = [entry for entry in ordered if entry.get("error")]
     for entry in failed:
         print(f"error: {entry['request']}: {entry['error']}", file=sys.stderr)

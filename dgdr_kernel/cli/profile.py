@@ -86,13 +86,11 @@ def run_profile(args: argparse.Namespace) -> int:
 
     print(format_selection(result.selection, result.request, warnings=result.warnings))
     # The summary on standard output lists every warning of the run. When that
-    # output is redirected, the caveats, planner and rendering warnings also go
-    # to standard error, so they still reach the terminal without showing twice.
+    # output is redirected, each warning also goes to standard error once, so it
+    # still reaches the terminal. On a terminal it would show twice, so it does not.
     if not sys.stdout.isatty():
-        request_and_pick_warnings = set(result.request.warnings) | set(result.selection.warnings)
         for warning in dict.fromkeys(result.warnings):
-            if warning not in request_and_pick_warnings:
-                print(f"warning: {warning}", file=sys.stderr)
+            print(f"warning: {warning}", file=sys.stderr)
     if bundle_dir is not None:
         print(f"bundle written to {bundle_dir}")
     return 0

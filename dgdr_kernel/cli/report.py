@@ -106,12 +106,21 @@ def run_report_command(args: argparse.Namespace) -> int:
         progress_bar=draws_progress_bar(args),
     )
     summary = outcome.summary
-    if summary.get("total_gpus") is not None:
+    # report_summary.json names the pick's GPU count gpus_used; summaries written before that call it total_gpus.
+    total_gpus = summary.get("gpus_used", summary.get("total_gpus"))
+    if total_gpus is not None:
+        budget = summary.get("gpu_budget")
+        if budget:
+            gpus = f"{total_gpus} of {budget} GPUs"
+        else:
+            gpus = "1 GPU" if total_gpus == 1 else f"{total_gpus} GPUs"
         print(
-            f"pick: {summary.get('pick')} on {summary.get('total_gpus')} GPUs, "
+            f"pick: {summary.get('pick')} on {gpus}, "
             f"mean TTFT {summary.get('ttft_ms', 0):.1f} ms, mean ITL {summary.get('itl_ms', 0):.2f} ms, "
             f"{summary.get('tokens_per_s_per_gpu', 0):.1f} tokens/s/GPU"
         )
+        if summary.get("load"):
+            print(f"load: {summary['load']}")
         if not summary.get("meets_sla"):
             print("SLA NOT MET on predicted means: the report names the closest configuration and the targets it meets")
     # The same warnings as `dgdr profile`, once each, so the terminal run is never silent about them.

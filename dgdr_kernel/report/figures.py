@@ -145,7 +145,7 @@ def _layout_text(role: str, layout: EngineLayout) -> str:
 
 def describe_pick(pick: Pick) -> str:
     """Return the hover text of the pick: mode, backend, every role and the numbers."""
-    lines = [f"<b>pick: {pick.mode} · {pick.backend} · {pick.total_gpus} GPUs</b>"]
+    lines = [f"<b>pick: {pick.mode} · {pick.backend} · {pick.total_gpus} GPU{'' if pick.total_gpus == 1 else 's'}</b>"]
     roles = (("agg", pick.agg), ("prefill", pick.prefill), ("decode", pick.decode))
     lines += [_layout_text(role, layout) for role, layout in roles if layout is not None]
     lines.append(f"mean TTFT: {pick.ttft_ms:.1f} ms · mean ITL: {pick.itl_ms:.2f} ms")

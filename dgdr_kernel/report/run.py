@@ -228,6 +228,7 @@ def run_report(
                 execution_timeout=cell_timeout_s,
                 report_mode=True,
                 extra_arguments=_kernel_arguments(kernel_name),
+                kernel_manager_class=_quiet_shutdown_kernel_manager(),
             )
         except PapermillExecutionError as exc:
             _record_notebook_failure(executed, out_dir, exc)
@@ -396,6 +397,28 @@ def _kernel_arguments(kernel_name: str) -> list[str]:
     if not any("ipykernel" in part for part in argv):
         return []
     return ["--IPKernelApp.log_level=ERROR"]
+
+
+def _quiet_shutdown_kernel_manager() -> type:
+    """Return a kernel manager class that shuts the kernel down without first interrupting it.
+
+    jupyter_client 8 (`KernelManager.shutdown_kernel`) sends SIGINT before the
+    shutdown request. When the signal lands while ipykernel is still finishing a
+    message, the kernel logs "KeyboardInterrupt caught in kernel." at ERROR on
+    our standard error after a successful run. After the last cell the kernel
+    is idle, so the shutdown request alone stops it; SIGTERM and SIGKILL still
+    follow if it does not exit in time. Interrupts outside a shutdown are sent
+    as before, and real kernel errors still reach standard error.
+    """
+    from jupyter_client import AsyncKernelManager
+
+    class QuietShutdownKernelManager(AsyncKernelManager):
+        async def _async_interrupt_kernel(self) -> None:
+            if self.shutting_down:
+                return
+            await super()._async_interrupt_kernel()
+
+    return QuietShutdownKernelManager
 
 
 def _record_failed_run(out_dir: Path) -> None:

@@ -11,6 +11,7 @@ from dgdr_kernel.selection import Pick, Selection
 
 __all__ = [
     "alternatives_table",
+    "format_yaml_value",
     "hardware_table",
     "model_table",
     "reject_reason_counts",
@@ -36,12 +37,37 @@ def request_table(loaded) -> pd.DataFrame:
     rows: list[tuple[str, object]] = []
     _flatten("", {"metadata": document["metadata"], "spec": document["spec"]}, rows)
     table = pd.DataFrame(rows, columns=["field", "value"])
-    table["value"] = table["value"].map(str)
+    table["value"] = table["value"].map(format_yaml_value)
     table["default applied"] = [
         "yes" if any(field == path or field.startswith(path + ".") for path in defaults) else ""
         for field in table["field"]
     ]
     return table.set_index("field")
+
+
+def format_yaml_value(value) -> str:
+    """Return a DGDR value as YAML writes it: `true`, `null`, `10` for 10.0, lists in flow style.
+
+    Strings stay unquoted so that a model id or an image reads as typed.
+    """
+    import yaml
+
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = yaml.safe_dump(value, default_flow_style=True, sort_keys=False, width=10**6).strip()
+    # A scalar document ends with the explicit end marker.
+    return text.removesuffix("...").strip()
+
+
+def _dense_throughput(dense_tflops: dict) -> str:
+    """Return each precision's dense peak with its unit: TOP/s for int8 (integer ops), TFLOP/s for the rest."""
+    parts = []
+    for precision, peak in dense_tflops.items():
+        unit = "TOP/s" if precision == "int8" else "TFLOP/s"
+        parts.append(f"{precision} {peak:g} {unit}")
+    return ", ".join(parts)
 
 
 def hardware_table(request) -> pd.DataFrame:
@@ -56,7 +82,7 @@ def hardware_table(request) -> pd.DataFrame:
         ("GPU budget (totalGpus)", hardware.total_gpus, sources.get("total_gpus", "")),
         ("interconnect", hardware.interconnect, sources.get("interconnect", "")),
         ("HBM bandwidth (GB/s)", gpu.hbm_gb_per_s, "catalog"),
-        ("dense TFLOP/s by precision", ", ".join(f"{k} {v:g}" for k, v in gpu.dense_tflops.items()), "catalog"),
+        ("dense tensor-core peak per GPU by precision", _dense_throughput(gpu.dense_tflops), "catalog"),
         ("intra-node link", f"{gpu.intra_node_link}, {gpu.intra_node_gb_per_s:g} GB/s per GPU per direction", "catalog"),
         ("inter-node bandwidth (GB/s per GPU per direction)", gpu.inter_node_gb_per_s, "catalog"),
     ]
