@@ -71,7 +71,7 @@ def load_match_replicas(
 # Columns `operating_point` returns, one value per row.
 LOAD_POINT_COLUMNS = ("ttft_ms", "itl_ms", "requests_per_s", "concurrency", "tokens_per_s_per_gpu")
 
-_BISECTION_STEPS = 48
+_SOLVER_STEPS = 40
 
 
 def replica_share(
@@ -125,7 +125,7 @@ def operating_point(request, rows, replicas: np.ndarray):
         decode_layout = layout(frame, "d")
         if mode == "agg":
             if by_rate:
-                concurrency = _bisect(
+                concurrency = _solve_increasing(
                     lambda c: model.agg(decode_layout, isl, osl, c).requests_per_s,
                     share, low=np.full(len(frame), 1e-3), high=frame["concurrency"].to_numpy(dtype=float),
                 )
@@ -146,7 +146,7 @@ def operating_point(request, rows, replicas: np.ndarray):
                 return DECODE_DEGRADATION * y * batch * 1e3 / (itl * osl), itl
 
             if by_rate:
-                batch = _bisect(
+                batch = _solve_increasing(
                     lambda b: decode_rate(b)[0], share,
                     low=np.ones(len(frame)), high=np.maximum(frame["d_batch"].to_numpy(dtype=float), 1.0),
                 )
@@ -171,17 +171,37 @@ def operating_point(request, rows, replicas: np.ndarray):
     return result
 
 
-def _bisect(function, goal: np.ndarray, *, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """Return `v` in [low, high] with `function(v)` close to `goal`, for an increasing function (vectorised).
+def _solve_increasing(function, goal: np.ndarray, *, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Return `v` in [low, high] with `function(v)` equal to `goal`, for an increasing function (vectorised).
 
     Where `function(low)` is already at or above the goal, `low` is returned;
-    where `function(high)` is below it, `high`.
+    where `function(high)` is below it, `high`. In between, the Illinois
+    variant of regula falsi keeps a bracket and converges in a few calls on
+    the smooth throughput curves it solves here, against some 25 for bisection.
     """
+    goal = np.asarray(goal, dtype=float)
     low, high = np.asarray(low, dtype=float).copy(), np.asarray(high, dtype=float).copy()
     high = np.maximum(high, low)
-    for _ in range(_BISECTION_STEPS):
-        middle = 0.5 * (low + high)
-        below = np.asarray(function(middle), dtype=float) < goal
-        low = np.where(below, middle, low)
-        high = np.where(below, high, middle)
-    return high
+    f_low = np.asarray(function(low), dtype=float) - goal
+    f_high = np.asarray(function(high), dtype=float) - goal
+    result = np.where(f_low >= 0, low, np.where(f_high < 0, high, np.nan))
+    unsolved = np.isnan(result)
+    side = np.zeros_like(low)  # which end moved last: -1 low, +1 high
+    for _ in range(_SOLVER_STEPS):
+        if not unsolved.any():
+            break
+        span = f_high - f_low
+        guess = np.where(span > 0, high - f_high * (high - low) / np.where(span > 0, span, 1.0), 0.5 * (low + high))
+        guess = np.clip(guess, low, high)
+        f_guess = np.asarray(function(guess), dtype=float) - goal
+        below = f_guess < 0
+        # Illinois: halve the stale end's value when the same end moves twice, so the bracket keeps shrinking.
+        f_high = np.where(below & (side < 0), 0.5 * f_high, f_high)
+        f_low = np.where(~below & (side > 0), 0.5 * f_low, f_low)
+        low, f_low = np.where(below, guess, low), np.where(below, f_guess, f_low)
+        high, f_high = np.where(below, high, guess), np.where(below, f_high, f_guess)
+        side = np.where(below, -1.0, 1.0)
+        done = unsolved & (np.abs(f_guess) <= 1e-9 * np.maximum(np.abs(goal), 1e-12))
+        result = np.where(done, guess, result)
+        unsolved &= ~done
+    return np.where(unsolved, 0.5 * (low + high), result)

@@ -8,6 +8,7 @@ capacity figures are the candidate row's, multiplied by the units.
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dgdr_kernel.picking import pick
@@ -115,3 +116,23 @@ def test_default_mode_picks_carry_no_target(qwen):
     default = pick(replace(request, picking_mode=PickingMode.DEFAULT, concurrency=None), candidates)
     assert default.chosen.load_used_pct is None
     assert describe_load(default.chosen) == ""
+
+
+def test_solver_inverts_an_increasing_curve():
+    from dgdr_kernel.replicas import _solve_increasing
+
+    # A closed-loop throughput shape: rate(c) = c / (1 + c / 50), rising
+    # towards 50. Its inverse is c = 50 r / (50 - r), so rate 25 needs c 50
+    # and rate 40 needs c 200 (hand-derived).
+    def rate(c):
+        return c / (1.0 + c / 50.0)
+
+    low, high = np.full(4, 1e-3), np.full(4, 400.0)
+    goal = np.array([25.0, 40.0, 1e-6, 49.0])
+    solved = _solve_increasing(rate, goal, low=low, high=high)
+
+    assert solved[0] == pytest.approx(50.0, rel=1e-8)
+    assert solved[1] == pytest.approx(200.0, rel=1e-8)
+    # Below the curve's value at `low`: returns low. Above its value at `high` (44.4): returns high.
+    assert solved[2] == 1e-3
+    assert solved[3] == 400.0
