@@ -15,6 +15,7 @@ from dgdr_kernel.perf import Layout, PerfModel
 from dgdr_kernel.perf.params import default_params
 from dgdr_kernel.perf.measured import DECODE_MAX_BATCH, infer_disagg_workers, map_rows, predict_rows, read_measured
 from dgdr_kernel.perf.params import PerfParams
+from dgdr_kernel.perf.ops import StepShape
 from dgdr_kernel.perf.serving import adp_balance_wait_iters
 from dgdr_kernel.rate_matching import DECODE_DEGRADATION, PREFILL_DEGRADATION
 
@@ -412,3 +413,17 @@ def test_expert_floor_per_touched_expert(deepseek_v3):
     table = floored.explain_step(tensor, 1, 1024, "decode").set_index("op")
     assert table.loc["moe_expert_tiles", "time_ms"] == pytest.approx(4.64)
     assert table.loc["moe_expert_tiles", "bound"] == "overhead"
+
+
+def test_agg_prefill_bound_caps_throughput(llama_8b):
+    # With one output token every iteration carries a prefill. vLLM's token
+    # budget here is batch + ISL + 1500 = 5756 tokens at 256 requests, so one
+    # 4000-token prompt per iteration: throughput can be at most 1 / the
+    # prefill time of one prompt alone. The model's iterations also carry the
+    # other requests' decode, so it stays below that bound. (Before the bound,
+    # the capped prefill wait let it predict 158 requests/s here, 14 times the bound.)
+    model = PerfModel(llama_8b, get_gpu("h200_sxm"), "vllm", params=PerfParams())
+    layout = Layout(tp=np.array([1]))
+    prediction = model.agg(layout, 4000.0, 1.0, np.array([256.0]))
+    one_prompt_ms = model.step_ms(layout, StepShape(prefill_seqs=1.0, prefill_tokens=4000.0, moe_tokens=4000.0))[0]
+    assert prediction.requests_per_s[0] <= 1e3 / one_prompt_ms

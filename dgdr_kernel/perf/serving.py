@@ -119,7 +119,14 @@ def predict_agg(model, layout: Layout, isl, osl, concurrency) -> AggPrediction:
         # Attention-DP balancing delays the request's prefill (see `adp_balance_wait_iters`).
         engine_ttft_ms = engine_ttft_ms + adp_balance_wait_iters(dp, batch_rank, osl, model.params.adp_balance_timeout_iters) * decode_ms
     in_engine_ms = engine_ttft_ms + (osl - 1.0) * itl_ms
-    requests_per_ms = batch / in_engine_ms
+    # The closed loop cannot finish requests faster than the iterations admit
+    # them: at most `group` new requests per rank every `chunks` mixed
+    # iterations. Prefill-heavy work (long prompts, short outputs) reaches that
+    # bound. The M/D/1 wait above is capped, so there the rest of the wait is
+    # added here, by Little's law, to keep batch = throughput x time in engine.
+    prefill_bound_per_ms = dp * group / prefill_service_ms
+    requests_per_ms = np.minimum(batch / in_engine_ms, prefill_bound_per_ms)
+    engine_ttft_ms = engine_ttft_ms + np.maximum(batch / requests_per_ms - in_engine_ms, 0.0)
     queue_ms = np.maximum(concurrency - batch, 0.0) / requests_per_ms
 
     # The opening burst: all requests start together and queue for prefill,
