@@ -340,7 +340,8 @@ def find_rule_problems(spec: Mapping) -> tuple[list[SpecProblem], list[str]]:
         itl_text = "30 ms, the default" if itl is None else f"{itl} ms"
         warnings.append(
             f"workload.osl is 1, so a request has no inter-token latency: the ITL target (sla.itl: {itl_text}) "
-            "is ignored, no candidate is rejected for ITL and ITL is shown as n/a"
+            "is ignored, no candidate is rejected for ITL, and ITL and tokens/s/user are shown as n/a "
+            "(candidates.csv keeps the model's mean iteration time in itl_ms)"
         )
 
     if sla.get("e2eLatency") is not None:

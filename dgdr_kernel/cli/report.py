@@ -114,9 +114,11 @@ def run_report_command(args: argparse.Namespace) -> int:
             gpus = f"{total_gpus} of {budget} GPUs"
         else:
             gpus = "1 GPU" if total_gpus == 1 else f"{total_gpus} GPUs"
+        itl = summary.get("itl_ms")
+        itl_text = "mean ITL n/a" if itl is None else f"mean ITL {itl:.2f} ms"
         print(
             f"pick: {summary.get('pick')} on {gpus}, "
-            f"mean TTFT {summary.get('ttft_ms', 0):.1f} ms, mean ITL {summary.get('itl_ms', 0):.2f} ms, "
+            f"mean TTFT {summary.get('ttft_ms', 0):.1f} ms, {itl_text}, "
             f"{summary.get('tokens_per_s_per_gpu', 0):.1f} tokens/s/GPU"
         )
         if summary.get("load"):

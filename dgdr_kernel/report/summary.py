@@ -84,7 +84,7 @@ def summarize_result(result, *, name: str | None = None) -> dict[str, Any]:
             capacity_concurrency=_finite(pick.capacity_concurrency),
             load_used_pct=_finite(pick.load_used_pct),
             ttft_ms=_finite(pick.ttft_ms),
-            itl_ms=_finite(pick.itl_ms),
+            itl_ms=_finite(pick.itl_ms) if request.osl > 1 else None,
             tokens_per_s_per_gpu=_finite(pick.tokens_per_s_per_gpu),
             meets_sla=bool(pick.meets_sla),
             provenance=pick.provenance,
@@ -114,16 +114,23 @@ def describe_plan_markdown(request, selection) -> str:
         return "**No configuration fits in memory.** See the sweep table for the reject reasons."
 
     sla = request.sla
+    if request.osl > 1:
+        itl_line = f"- mean ITL {pick.itl_ms:.2f} ms" + (f" (SLA {sla.itl_ms:g} ms)" if sla.itl_ms is not None else "")
+        per_user = f"{pick.tokens_per_s_per_user:.1f} tokens/s/user, "
+    else:
+        # One output token per request: no inter-token latency, no decode speed per user.
+        itl_line = "- mean ITL n/a: one output token per request (OSL 1)"
+        per_user = ""
     lines = [
         f"**Pick: {describe_pick_short(pick)}**, {pick.total_gpus} of {request.total_gpus} GPUs "
         f"({request.hardware.gpu.sku}), picking mode `{selection.picking_mode}`.",
         "",
         f"- SLA met on predicted means: {'yes' if pick.meets_sla else 'no'}; provenance: {pick.provenance}",
         f"- mean TTFT {pick.ttft_ms:.1f} ms" + (f" (SLA {sla.ttft_ms:g} ms)" if sla.ttft_ms is not None else ""),
-        f"- mean ITL {pick.itl_ms:.2f} ms" + (f" (SLA {sla.itl_ms:g} ms)" if sla.itl_ms is not None else ""),
+        itl_line,
         f"- mean request latency {pick.request_latency_ms / 1000.0:.2f} s"
         + (f" (SLA {sla.e2e_latency_ms / 1000.0:g} s)" if sla.e2e_latency_ms is not None else ""),
-        f"- {pick.tokens_per_s_per_gpu:.1f} tokens/s/GPU, {pick.tokens_per_s_per_user:.1f} tokens/s/user, "
+        f"- {pick.tokens_per_s_per_gpu:.1f} tokens/s/GPU, {per_user}"
         f"{pick.requests_per_s:.2f} requests/s, {pick.concurrency:.4g} requests in flight",
     ]
     load_line = describe_load(pick)
