@@ -173,6 +173,15 @@ def test_hw_detect_bad_count_names_option():
         run_hw(["detect", "--gpu-sku", "h100_sxm", "--total-gpus", "0", "--no-nvidia-smi", "--no-kubernetes"])
 
 
+def test_hw_detect_unknown_sku_names_option():
+    with pytest.raises(HardwareError) as excinfo:
+        run_hw(["detect", "--gpu-sku", "h300", "--no-nvidia-smi", "--no-kubernetes"])
+
+    message = str(excinfo.value)
+    assert "Set --gpu-sku to one of these" in message
+    assert "hardware." not in message
+
+
 def test_hw_detect_default_total_note_names_option(capsys):
     run_hw(["detect", "--gpu-sku", "h100_sxm", "--no-nvidia-smi", "--no-kubernetes"])
 

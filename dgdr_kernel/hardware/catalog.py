@@ -222,8 +222,11 @@ def list_skus(path: str | Path | None = None) -> list[str]:
     return sorted(load_catalog(path))
 
 
-def get_gpu(sku: str, *, path: str | Path | None = None) -> GpuSpec:
+def get_gpu(sku: str, *, path: str | Path | None = None, field: str = "hardware.gpuSku") -> GpuSpec:
     """Return the spec of `sku`; deprecated aliases such as `gb200_sxm` are accepted.
+
+    `field` names the setting the user wrote the SKU in, for the error message
+    (a DGDR field, or a command-line option such as `--gpu-sku`).
 
     Raises
     ------
@@ -240,9 +243,9 @@ def get_gpu(sku: str, *, path: str | Path | None = None) -> GpuSpec:
     if key in UNCATALOGUED_SKUS and key not in catalog:
         raise HardwareError(
             f"GPU SKU {key!r} is a valid gpuSku but has no catalog entry: {UNCATALOGUED_SKUS[key]}. "
-            f"Add hwdata/{key}.yaml with sourced figures, or set hardware.gpuSku to one of: {', '.join(sorted(catalog))}"
+            f"Add hwdata/{key}.yaml with sourced figures, or set {field} to one of: {', '.join(sorted(catalog))}"
         )
     raise HardwareError(
         f"unknown GPU SKU {sku!r}; supported SKUs: {', '.join(sorted(catalog))}. "
-        "Set hardware.gpuSku to one of these (lowercase with underscores, e.g. h100_sxm)"
+        f"Set {field} to one of these (lowercase with underscores, e.g. h100_sxm)"
     )

@@ -218,7 +218,7 @@ def resolve_hardware(
     notes: list[str] = []
 
     if "gpuSku" in requested:
-        gpu = get_gpu(requested["gpuSku"])
+        gpu = get_gpu(requested["gpuSku"], field=labels["gpuSku"])
         if requested["gpuSku"] != gpu.sku:
             notes.append(f"{labels['gpuSku']} {requested['gpuSku']!r} is a deprecated alias of {gpu.sku!r}")
         values["gpu"], sources["gpu"] = gpu.sku, "dgdr"
