@@ -67,8 +67,7 @@ def describe_configuration(pick_: Pick) -> str:
 
     Workers come as `xP(...) + yD(...)` (disagg) or `nx` (agg), each engine
     by its `EngineLayout.parallel` label (`tp4`, `tep8`, `dep8`, `tp2pp2`).
-    The report uses the same labels; `dgdr_kernel.report.summary` is not
-    imported here because it needs the notebook extra.
+    The report labels picks with this function too.
     """
     if pick_.mode == "agg" and pick_.agg is not None:
         return f"agg {pick_.backend} {pick_.agg.workers}x {pick_.agg.parallel}"

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import html
 import io
-import fcntl
 import json
 import os
-import pty
 import re
 import shutil
-import struct
 import subprocess
 import sys
-import termios
 from pathlib import Path
 
 import pytest
@@ -21,6 +17,7 @@ import yaml
 
 from dgdr_kernel.bundle import MANIFEST, read_manifest
 from dgdr_kernel.cli import main
+from terminal import run_with_terminal_stderr
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 GOOD_SPECS = [EXAMPLES / "qwen3-32b-h200.yaml", EXAMPLES / "llama31-8b-l40s.yaml"]
@@ -254,31 +251,8 @@ def _invalid_spec(folder: Path) -> Path:
     return spec
 
 
-def _run_with_terminal_stderr(argv: list[str]) -> str:
-    """Run `dgdr` with standard error on a pseudo-terminal and return what it wrote there."""
-    master, terminal = pty.openpty()
-    # A new pseudo-terminal is 0 columns wide, and tqdm draws nothing in 0 columns.
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dgdr_kernel", *argv], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=terminal
-    )
-    os.close(terminal)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # EIO once every process holding the terminal has exited
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(master)
-    assert process.wait() == 1
-    return b"".join(chunks).decode()
-
-
 def test_batch_draws_bar_on_terminal(tmp_path):
-    err = _run_with_terminal_stderr(["batch", str(_invalid_spec(tmp_path)), "-o", str(tmp_path / "out")])
+    err = run_with_terminal_stderr(["batch", str(_invalid_spec(tmp_path)), "-o", str(tmp_path / "out")], expected_rc=1)
 
     assert "dgdr batch: 100%" in err
     assert "1/1" in err
@@ -287,7 +261,7 @@ def test_batch_draws_bar_on_terminal(tmp_path):
 def test_batch_no_progress_on_terminal(tmp_path):
     spec = _invalid_spec(tmp_path)
 
-    err = _run_with_terminal_stderr(["batch", str(spec), "-o", str(tmp_path / "out"), "--no-progress"])
+    err = run_with_terminal_stderr(["batch", str(spec), "-o", str(tmp_path / "out"), "--no-progress"], expected_rc=1)
 
     assert "dgdr batch:" not in err
     assert "error: invalid: invalid DGDR" in err

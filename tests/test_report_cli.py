@@ -6,17 +6,12 @@ environment) and run the shipped notebook on a shipped example.
 
 from __future__ import annotations
 
-import fcntl
 import io
 import json
 import os
-import pty
 import re
 import shutil
-import struct
-import subprocess
 import sys
-import termios
 from importlib.resources import files
 from pathlib import Path
 
@@ -26,6 +21,7 @@ import yaml
 
 from dgdr_kernel.bundle import BUNDLE_ENTRIES, MANIFEST, read_manifest
 from dgdr_kernel.cli import main
+from terminal import run_with_terminal_stderr
 from dgdr_kernel.report.run import REPORT_FILES
 from dgdr_kernel.pipeline import profile
 from dgdr_kernel.report.figureset import FIGURE_NAMES
@@ -501,31 +497,8 @@ def test_report_rejects_read_only_output(tmp_path, capfd):
     assert list(locked.iterdir()) == []
 
 
-def _run_with_terminal_stderr(argv: list[str]) -> str:
-    """Run `dgdr` with standard error on a pseudo-terminal and return what it wrote there."""
-    master, terminal = pty.openpty()
-    # A new pseudo-terminal is 0 columns wide, and tqdm draws nothing in 0 columns.
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))
-    process = subprocess.Popen(
-        [sys.executable, "-m", "dgdr_kernel", *argv], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=terminal
-    )
-    os.close(terminal)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:  # EIO once every process holding the terminal has exited
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(master)
-    assert process.wait() == 0
-    return b"".join(chunks).decode()
-
-
 def test_report_draws_bar_on_terminal(tmp_path):
-    err = _run_with_terminal_stderr(["report", str(SPEC), "-o", str(tmp_path / "out")])
+    err = run_with_terminal_stderr(["report", str(SPEC), "-o", str(tmp_path / "out")], expected_rc=0)
 
     assert "Executing: 100%" in err
 
@@ -533,7 +506,7 @@ def test_report_draws_bar_on_terminal(tmp_path):
 def test_report_no_progress_logs_steps(tmp_path):
     out = tmp_path / "out"
 
-    err = _run_with_terminal_stderr(["--log-level", "INFO", "report", str(SPEC), "-o", str(out), "--no-progress"])
+    err = run_with_terminal_stderr(["--log-level", "INFO", "report", str(SPEC), "-o", str(out), "--no-progress"], expected_rc=0)
 
     assert "Executing:" not in err
     assert "info: executing " in err

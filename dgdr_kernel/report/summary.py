@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from dgdr_kernel.selection import Pick
+from dgdr_kernel.summary import describe_configuration
 
 __all__ = ["SUMMARY_FILE", "describe_load", "describe_pick_short", "describe_plan_markdown", "read_summary", "summarize_result", "write_summary"]
 
@@ -16,15 +17,10 @@ SUMMARY_FILE = "report_summary.json"
 
 
 def describe_pick_short(pick: Pick | None) -> str:
-    """Return a short label of a pick, e.g. `disagg vllm 2P(tp2) + 1D(tep8)`."""
+    """Return a short label of a pick, e.g. `disagg vllm 2P(tp2) + 1D(tep8)`, as `dgdr profile` prints it."""
     if pick is None:
         return "none (nothing fits in memory)"
-    if pick.mode == "agg" and pick.agg is not None:
-        return f"agg {pick.backend} {pick.agg.workers}x {pick.agg.parallel}"
-    prefill, decode = pick.prefill, pick.decode
-    if prefill is None or decode is None:
-        return f"{pick.mode} {pick.backend}"
-    return f"disagg {pick.backend} {prefill.workers}P({prefill.parallel}) + {decode.workers}D({decode.parallel})"
+    return describe_configuration(pick)
 
 
 def describe_load(pick: Pick | None) -> str:
