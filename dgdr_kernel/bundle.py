@@ -184,8 +184,6 @@ def write_bundle(result: "ProfileResult", out_dir: str | os.PathLike, *, force: 
         raise BundleError(f"output folder {out} is not empty (it may contain an earlier bundle); pass --force to replace it or choose another -o")
     if out.is_dir():
         require_own_entries(out, (*BUNDLE_ENTRIES, *REPORT_FILES))
-
-    if out.is_dir():
         _replace_entries(result, out)
     else:
         _write_new_folder(result, out)

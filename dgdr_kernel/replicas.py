@@ -152,11 +152,12 @@ def operating_point(request, rows, replicas: np.ndarray):
                 )
                 requests_per_s = share
                 concurrency = batch * y
+                itl_ms = decode_rate(batch)[1]
             else:
                 batch = share / y
-                requests_per_s = np.minimum(decode_rate(batch)[0], prefill_capacity)
+                decode_requests_per_s, itl_ms = decode_rate(batch)
+                requests_per_s = np.minimum(decode_requests_per_s, prefill_capacity)
                 concurrency = share
-            itl_ms = decode_rate(batch)[1]
             _, ttft_ms = disagg_ttft_ms(
                 prefill_ms=frame["prefill_ttft_ms"].to_numpy(dtype=float),
                 prefill_slots=(x * frame["p_dp"].to_numpy(dtype=float)).astype(np.int64),

@@ -54,8 +54,7 @@ def sla_reject_reasons(candidates: pd.DataFrame, sla: SlaTargets, osl: int) -> n
         reasons[~meets.any(axis=1)] = "misses e2e latency"
         return reasons
 
-    # With one output token there is no inter-token latency, so the ITL target does not apply.
-    if sla.itl_ms is not None and osl > 1:
+    if sla.itl_ms is not None:
         reasons[~(itl <= sla.itl_ms)] = "misses ITL"
     if sla.ttft_ms is not None:
         # TTFT is reported first when both are missed.
@@ -63,11 +62,10 @@ def sla_reject_reasons(candidates: pd.DataFrame, sla: SlaTargets, osl: int) -> n
     return reasons
 
 
-def sla_miss_ratio(candidates: pd.DataFrame, sla: SlaTargets, osl: int | None = None) -> np.ndarray:
+def sla_miss_ratio(candidates: pd.DataFrame, sla: SlaTargets) -> np.ndarray:
     """Return per row how far the worst target is missed, as a fraction (0 when met).
 
     e2eLatency mode measures the request latency against the end-to-end target.
-    An `osl` below 2 leaves the ITL target out, as `sla_reject_reasons` does.
     """
     if sla.is_e2e:
         latency = candidates["request_latency_ms"].to_numpy(dtype=float)
@@ -76,6 +74,6 @@ def sla_miss_ratio(candidates: pd.DataFrame, sla: SlaTargets, osl: int | None = 
     miss = np.zeros(len(candidates))
     if sla.ttft_ms is not None:
         miss = np.maximum(miss, candidates["ttft_ms"].to_numpy(dtype=float) / sla.ttft_ms - 1.0)
-    if sla.itl_ms is not None and (osl is None or osl > 1):
+    if sla.itl_ms is not None:
         miss = np.maximum(miss, candidates["itl_ms"].to_numpy(dtype=float) / sla.itl_ms - 1.0)
     return miss

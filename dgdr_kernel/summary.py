@@ -22,10 +22,10 @@ _LEFT_ALIGNED = {1, 8, 9}
 def format_selection(selection: Selection, request, *, warnings: Iterable[str] = ()) -> str:
     """Return the table of the pick and its alternatives, then warnings and rejected counts.
 
-    The configuration column reads as `describe_configuration` writes it. The SLA column checks predicted means and
-    the provenance column states whether the backend's parameters were fitted to
-    measurements for this GPU SKU (`calibrated`) or are physical defaults
-    (`modelled`). When no configuration meets the SLA, the first line after the
+    The configuration column reads as `describe_configuration` writes it. The
+    SLA column checks predicted means. The provenance column states whether the
+    backend's parameters were fitted to measurements for this GPU SKU
+    (`calibrated`) or are physical defaults (`modelled`). When no configuration meets the SLA, the first line after the
     table starts with "SLA NOT MET" and names the targets the pick would meet.
 
     The warnings block lists the request's and the picking's warnings, then
@@ -39,7 +39,7 @@ def format_selection(selection: Selection, request, *, warnings: Iterable[str] =
         rows = [_row(rank, pick_, itl_applies=itl_applies) for rank, pick_ in enumerate(selection.top, start=1)]
         lines += _table(rows)
         if not selection.sla_met and selection.chosen is not None:
-            lines += ["", _sla_not_met_line(selection.chosen, request.sla, itl_applies=itl_applies)]
+            lines += ["", _sla_not_met_line(selection.chosen, request.sla)]
         notes = [(rank, note) for rank, p in enumerate(selection.top, start=1) for note in p.notes]
         if notes:
             lines += ["", "notes:"] + [f"  {rank}: {note}" for rank, note in notes]
@@ -82,7 +82,7 @@ def _itl_applies(request) -> bool:
     return getattr(request, "osl", 2) > 1
 
 
-def _sla_not_met_line(chosen: Pick, sla, *, itl_applies: bool = True) -> str:
+def _sla_not_met_line(chosen: Pick, sla) -> str:
     """Say which targets the pick misses and the tightest targets it would meet."""
     if not math.isfinite(chosen.ttft_ms):
         return "SLA NOT CHECKED: the naive fallback predicts no latency, so nothing says whether the pick meets the SLA."
@@ -91,9 +91,8 @@ def _sla_not_met_line(chosen: Pick, sla, *, itl_applies: bool = True) -> str:
     if sla.is_e2e:
         targets = [("e2eLatency", sla.e2e_latency_ms, chosen.request_latency_ms, 0)]
     else:
-        targets = [("TTFT", sla.ttft_ms, chosen.ttft_ms, 0)]
-        if itl_applies:
-            targets.append(("ITL", sla.itl_ms, chosen.itl_ms, 1))
+        # At OSL 1 the request's SLA has no ITL target (see `build_sla_targets`).
+        targets = [("TTFT", sla.ttft_ms, chosen.ttft_ms, 0), ("ITL", sla.itl_ms, chosen.itl_ms, 1)]
     targets = [target for target in targets if target[1] is not None]
     requested = " and ".join(f"{name} <= {limit:g} ms" for name, limit, _, _ in targets)
     missed = [target for target in targets if target[2] > target[1]]

@@ -146,9 +146,9 @@ def run_batch(args: argparse.Namespace) -> int:
     index_path = out_root / INDEX_HTML
     if index_path.exists() and not args.force:
         raise BundleError(f"{index_path} already exists (an earlier batch); pass --force to replace it or choose another -o")
-    if out_root.is_dir():
-        require_own_entries(out_root, [INDEX_HTML])
-    previous_folders = read_manifest(out_root)["request_folders"] if out_root.is_dir() else []
+    # Both read nothing from a folder that does not exist yet.
+    require_own_entries(out_root, [INDEX_HTML])
+    previous_folders = read_manifest(out_root)["request_folders"]
     out_root.mkdir(parents=True, exist_ok=True)
     stdin_text = sys.stdin.read() if STDIN in args.specs else None
     requests = _request_names(args.specs, stdin_text)

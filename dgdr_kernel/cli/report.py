@@ -106,18 +106,12 @@ def run_report_command(args: argparse.Namespace) -> int:
         progress_bar=draws_progress_bar(args),
     )
     summary = outcome.summary
-    # report_summary.json names the pick's GPU count gpus_used; summaries written before that call it total_gpus.
-    total_gpus = summary.get("gpus_used", summary.get("total_gpus"))
-    if total_gpus is not None:
-        budget = summary.get("gpu_budget")
-        if budget:
-            gpus = f"{total_gpus} of {budget} GPUs"
-        else:
-            gpus = "1 GPU" if total_gpus == 1 else f"{total_gpus} GPUs"
+    # The run's own report_summary.json: gpus_used is None when nothing fits in memory.
+    if summary.get("gpus_used") is not None:
         itl = summary.get("itl_ms")
         itl_text = "mean ITL n/a" if itl is None else f"mean ITL {itl:.2f} ms"
         print(
-            f"pick: {summary.get('pick')} on {gpus}, "
+            f"pick: {summary.get('pick')} on {summary['gpus_used']} of {summary['gpu_budget']} GPUs, "
             f"mean TTFT {summary.get('ttft_ms', 0):.1f} ms, {itl_text}, "
             f"{summary.get('tokens_per_s_per_gpu', 0):.1f} tokens/s/GPU"
         )

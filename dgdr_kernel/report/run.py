@@ -17,6 +17,7 @@ Each run that reaches the notebook records the files it wrote in the folder's
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 import logging
 import os
@@ -109,9 +110,10 @@ def check_kernel(kernel_name: str = DEFAULT_KERNEL) -> None:
 def check_output_dir(out_dir: Path, *, force: bool) -> None:
     """Raise BundleError unless a report may write into `out_dir`.
 
-    The folder must exist or be creatable, and be writable. Without `force` the folder may contain only what a failed run leaves.
-    With it, other files may be there too. Either way, every file the report
-    would replace must have been written by an earlier dgdr run.
+    The folder must exist or be creatable, and be writable. Without `force`
+    it may contain only what a failed run leaves; with it, other files may be
+    there too. Either way, every file the report would replace must have been
+    written by an earlier dgdr run.
     """
     from dgdr_kernel.bundle import BUNDLE_ENTRIES, MANIFEST, check_output_folder, require_own_entries
 
@@ -381,9 +383,9 @@ def _kernel_arguments(kernel_name: str) -> list[str]:
     our standard error. The kernel listens on loopback only (jupyter_client's
     default address), so the line is noise for a headless run. Raising that
     kernel's own log level to ERROR hides it and touches no other kernel or
-    Python process. Cell output
-    and cell errors are not log records and stay as they are. With `dgdr
-    --log-level INFO` or DEBUG the kernel keeps its default level.
+    Python process. Cell output and cell errors are not log records and stay
+    as they are. With `dgdr --log-level INFO` or DEBUG the kernel keeps its
+    default level.
     """
     from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 
@@ -399,6 +401,7 @@ def _kernel_arguments(kernel_name: str) -> list[str]:
     return ["--IPKernelApp.log_level=ERROR"]
 
 
+@functools.cache
 def _quiet_shutdown_kernel_manager() -> type:
     """Return a kernel manager class that shuts the kernel down without first interrupting it.
 
