@@ -260,9 +260,10 @@ def _rank_load_match(request, table, usable, sla_reasons, warnings, load_point) 
 
     Sizing follows the upstream rule: `ceil(target / capacity)` units, where
     capacity is the row's own requests/s or concurrency, which must meet the
-    SLA. Each unit then gets its share of the target and `load_point` predicts
-    it there; ranking, the SLA check and the pick use those figures, and the
-    capacity figures are kept in `capacity_requests_per_s` and `capacity_concurrency`.
+    SLA. Each unit then gets its share of the target, and `load_point`
+    predicts it there. Ranking, the SLA check and the pick use those figures.
+    The capacity figures are kept in `capacity_requests_per_s` and
+    `capacity_concurrency`.
     """
     budget = request.total_gpus
     gpus = table["gpus_per_unit"].to_numpy(dtype=float)

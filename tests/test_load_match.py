@@ -47,7 +47,7 @@ def same_layout(candidates, chosen):
     return rows
 
 
-def test_concurrency_target_reports_the_row_at_the_replica_share(qwen):
+def test_concurrency_target_at_replica_share(qwen):
     request, _, selection = qwen
     chosen = selection.chosen
     assert request.concurrency == 64
@@ -55,12 +55,12 @@ def test_concurrency_target_reports_the_row_at_the_replica_share(qwen):
     capacity_row = rows[rows["d_batch"].eq((chosen.agg or chosen.decode).max_batch_size)].iloc[0]
     replicas = round(chosen.capacity_concurrency / capacity_row["concurrency"])
 
-    # The whole deployment holds the target, each unit its share.
+    # The whole deployment runs the target concurrency, each unit its share.
     assert chosen.concurrency == pytest.approx(64.0)
     assert chosen.target_concurrency == 64
     assert chosen.capacity_concurrency >= 64
     assert chosen.load_used_pct == pytest.approx(100.0 * 64 / chosen.capacity_concurrency)
-    # Sizing is by capacity: one unit fewer would not hold the target.
+    # Sizing is by capacity: one unit fewer could not run the target.
     assert (replicas - 1) * capacity_row["concurrency"] < 64 <= replicas * capacity_row["concurrency"]
     assert capacity_row["meets_sla"]
 
@@ -76,7 +76,8 @@ def test_concurrency_target_reports_the_row_at_the_replica_share(qwen):
         # Below capacity the replica runs fewer requests, so its ITL is lower than the capacity row's.
         assert chosen.itl_ms < capacity_row["itl_ms"]
     assert chosen.meets_sla
-    assert chosen.ttft_ms <= request.sla.ttft_ms and chosen.itl_ms <= request.sla.itl_ms
+    assert chosen.ttft_ms <= request.sla.ttft_ms
+    assert chosen.itl_ms <= request.sla.itl_ms
 
 
 def test_rate_target_reports_the_target_rate(gpt_oss):

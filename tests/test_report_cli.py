@@ -448,7 +448,7 @@ def test_report_help_names_replaced_files(capsys):
 
 
 def _unusable_output(kind: str, tmp_path: Path) -> tuple[Path, str]:
-    """Return an -o path that cannot be used, and the part of the message that says why."""
+    """Return an -o path that cannot be used, and the part of the error message that gives the reason."""
     plain_file = tmp_path / "file.yaml"
     plain_file.write_text("model: Qwen/Qwen3-32B\n")
     if kind == "parent-is-file":

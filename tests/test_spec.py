@@ -550,9 +550,9 @@ def test_integer_with_unit_gets_fix():
     assert error.problems[0].fix == "write a whole number without units, e.g. 4000"
 
 
-# Each number fix shows the field's own example: a GPU count for the GPU
-# fields, the profiler's default targets (TTFT 2000 ms, ITL 30 ms) for the SLA,
-# and for vramMb the 81559 MiB that nvidia-smi reports for an H100 80GB
+# Each number fix shows the field's own example. The GPU fields get a GPU
+# count and the SLA fields the profiler's default targets (TTFT 2000 ms, ITL
+# 30 ms). vramMb gets the 81559 MiB that nvidia-smi reports for an H100 80GB
 # (dgdr_kernel/hardware/catalog.py module docstring).
 @pytest.mark.parametrize(
     ("section", "field", "value", "fix"),

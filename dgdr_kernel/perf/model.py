@@ -93,11 +93,14 @@ class PerfModel:
         """Return why predictions for this model may be off, or None when the fit should carry.
 
         Each caveat names the GPU SKU and backend as `sku/backend` and gives one
-        of three reasons: the pair has no measured rows (defaults, 'modelled'),
-        its fit used only models of the other kind, MoE or dense (defaults,
-        'modelled'), or its fit used one other model only ('calibrated', but
-        that model's quirks, such as MoE kernels or quantisation, cannot be
-        separated from the GPU's, so predictions are extrapolated).
+        of three reasons:
+
+        - the pair has no measured rows (defaults, 'modelled');
+        - its fit used only models of the other kind, MoE or dense (defaults,
+          'modelled');
+        - its fit used one other model only ('calibrated'). That model's quirks,
+          such as MoE kernels or quantisation, cannot be separated from the
+          GPU's, so predictions are extrapolated.
         """
         where = f"{self.gpu.sku}/{self.backend}"
         models = list((self.fit_record or {}).get("models", []))
