@@ -167,11 +167,13 @@ def _load_target(request) -> str:
 
 
 def _row(rank: int, pick_: Pick, *, itl_applies: bool = True) -> tuple[str, ...]:
+    # One output token per request has no inter-token latency, so no decode speed per user either.
     itl = _number(pick_.itl_ms, 1) if itl_applies else "n/a"
+    per_user = _number(pick_.tokens_per_s_per_user, 1) if itl_applies else "n/a"
     return (
         str(rank), describe_configuration(pick_), str(pick_.total_gpus),
         _number(pick_.ttft_ms, 0), itl, _decode_batch(pick_), _number(pick_.tokens_per_s_per_gpu, 0),
-        _number(pick_.tokens_per_s_per_user, 1), "met" if pick_.meets_sla else "missed", pick_.provenance,
+        per_user, "met" if pick_.meets_sla else "missed", pick_.provenance,
     )  # fmt: skip
 
 

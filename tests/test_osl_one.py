@@ -35,3 +35,18 @@ def test_osl_one_throughput_within_prefill_bound():
     # Requests/s of the whole deployment, from its tokens/s/GPU at one output token per request.
     deployment_requests_per_s = chosen.tokens_per_s_per_gpu * chosen.total_gpus
     assert 0 < deployment_requests_per_s <= 30.2
+
+
+def test_osl_one_tables_show_no_itl():
+    from dgdr_kernel.report.tables import alternatives_table
+    from dgdr_kernel.summary import format_selection
+
+    result = profile(load_dgdr(DOCUMENT), progress=lambda phase, message: None)
+    table = alternatives_table(result.selection, result.request.sla, osl=result.request.osl)
+    text = format_selection(result.selection, result.request)
+    first_row = next(line for line in text.splitlines() if line.strip().startswith("1 "))
+
+    assert set(table["mean ITL (ms)"]) == {"n/a"}
+    assert set(table["tokens/s/user"]) == {"n/a"}
+    # Rank 1 of the CLI table: ITL and tok/s/user both n/a.
+    assert first_row.split().count("n/a") == 2

@@ -163,12 +163,14 @@ def _reason_against(rank: int, pick: Pick, chosen: Pick, picking_mode: str, sla:
     return "; ".join(reasons)
 
 
-def alternatives_table(selection: Selection, sla: SlaTargets | None = None) -> pd.DataFrame:
+def alternatives_table(selection: Selection, sla: SlaTargets | None = None, *, osl: int | None = None) -> pd.DataFrame:
     """Return the ranked top picks with their predicted means and why each ranks where it does.
 
     With the request's `sla`, each alternative names the ranking key that put it
-    below rank 1 (for example "same tokens/s/GPU; 7 ms higher TTFT").
+    below rank 1 (for example "same tokens/s/GPU; 7 ms higher TTFT"). With the
+    request's `osl` at 1, ITL and tokens/s/user read "n/a": one output token has neither.
     """
+    itl_applies = osl is None or osl > 1
     rows = []
     chosen = selection.chosen
     for rank, pick in enumerate(selection.top, start=1):
@@ -178,8 +180,8 @@ def alternatives_table(selection: Selection, sla: SlaTargets | None = None) -> p
                 "configuration": describe_pick_short(pick),
                 "GPUs": pick.total_gpus,
                 "mean TTFT (ms)": round(pick.ttft_ms, 1),
-                "mean ITL (ms)": round(pick.itl_ms, 2),
-                "tokens/s/user": round(pick.tokens_per_s_per_user, 1),
+                "mean ITL (ms)": round(pick.itl_ms, 2) if itl_applies else "n/a",
+                "tokens/s/user": round(pick.tokens_per_s_per_user, 1) if itl_applies else "n/a",
                 "tokens/s/GPU": round(pick.tokens_per_s_per_gpu, 1),
                 "meets SLA (means)": "yes" if pick.meets_sla else "no",
                 "provenance": pick.provenance,
